@@ -1,0 +1,100 @@
+//! Argument parsing and dispatch for the `sluice` command. Each subcommand lives
+//! in its own module and returns `Result<(), CliError>`; this module turns an
+//! error into one line on stderr and a non-zero exit code.
+
+mod create;
+mod demo;
+mod format;
+mod info;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// sluice: a streaming BitTorrent engine. Read any file of a torrent while it downloads.
+#[derive(Debug, Parser)]
+#[command(name = "sluice", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show what a .torrent file or magnet link describes.
+    Info {
+        /// A .torrent file or a magnet URI.
+        torrent: String,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a .torrent from a file or a folder.
+    Create(create::Args),
+    /// Show sluice at work on this machine, without the network.
+    Demo {
+        /// Keep the demo's files in this folder instead of a temporary one.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// A failure to report to the user: one line, no backtrace.
+#[derive(Debug)]
+pub struct CliError(String);
+
+impl CliError {
+    /// An error with the given message.
+    pub fn new(message: impl Into<String>) -> Self {
+        CliError(message.into())
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Keep the promise of one line even when a cause spans several.
+        f.write_str(&self.0.replace('\n', " "))
+    }
+}
+
+impl<E: std::error::Error> From<E> for CliError {
+    fn from(e: E) -> Self {
+        CliError(e.to_string())
+    }
+}
+
+/// Parses the command line, runs the command, and reports the outcome.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Info { torrent, json } => info::run(&torrent, json),
+        Command::Create(args) => create::run(args),
+        Command::Demo { dir } => demo::run(dir),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A bug must still end in one readable line rather than a backtrace dump.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown cause".into());
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("error: internal error{place}: {message} (please report this bug)");
+    }));
+}

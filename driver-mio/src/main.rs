@@ -1,0 +1,10 @@
+//! `sluice`: a streaming BitTorrent client on the command line.
+
+mod cli;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    cli::install_panic_hook();
+    cli::main()
+}
