@@ -8,13 +8,77 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use sluice_core::bencode;
+use sluice_core::create::TorrentBuilder;
+use sluice_core::metainfo::Metainfo;
 use sluice_core::wire::{decode_frame, Decoder, DecoderConfig, Message};
 
 /// Timed rounds per measurement; the best one is reported.
 const ROUNDS: usize = 5;
 
 fn main() {
+    bench_bencode();
     bench_wire();
+}
+
+/// Decoding a `.torrent` with 10,000 pieces across 500 files: the raw bencode
+/// decode, and the full metainfo parse (validation, paths, info-hash).
+fn bench_bencode() {
+    let files: Vec<(Vec<String>, u64)> = (0..500)
+        .map(|i| {
+            (
+                vec![format!("dir{}", i % 7), format!("file-{i:04}.bin")],
+                10_000 * 16_384 / 500,
+            )
+        })
+        .collect();
+    let mut builder = TorrentBuilder::multi_file("bench", files);
+    builder
+        .piece_length(16_384)
+        .tracker("http://127.0.0.1:6969/announce");
+    let pieces: Vec<[u8; 20]> = (0..10_000u32)
+        .map(|i| {
+            let mut h = [0u8; 20];
+            h[..4].copy_from_slice(&i.to_le_bytes());
+            h
+        })
+        .collect();
+    let torrent = builder.build(&pieces).expect("bench torrent builds");
+    let rounds = 200;
+    let best = best_of(|| {
+        for _ in 0..rounds {
+            black_box(bencode::decode(black_box(&torrent)).expect("decodes"));
+        }
+    });
+    report_per_item(
+        "bencode decode, 10k-piece .torrent",
+        torrent.len() as u64,
+        rounds,
+        best,
+    );
+    let best = best_of(|| {
+        for _ in 0..rounds {
+            black_box(Metainfo::from_bytes(black_box(&torrent)).expect("parses"));
+        }
+    });
+    report_per_item(
+        "metainfo parse, 10k-piece .torrent",
+        torrent.len() as u64,
+        rounds,
+        best,
+    );
+}
+
+/// Prints the time per document and the byte throughput for `rounds` runs.
+fn report_per_item(name: &str, bytes: u64, rounds: u32, best: Duration) {
+    let per = best / rounds;
+    let mib = (bytes * rounds as u64) as f64 / (1u64 << 20) as f64;
+    println!(
+        "{name:<40} {:>7.1} us per document ({} KiB), {:.0} MiB/s, best of {ROUNDS}",
+        per.as_secs_f64() * 1e6,
+        bytes >> 10,
+        mib / best.as_secs_f64().max(f64::MIN_POSITIVE)
+    );
 }
 
 /// Prints one result line: throughput of the best round.

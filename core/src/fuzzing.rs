@@ -77,7 +77,7 @@ pub fn wire(data: &[u8]) {
         piece_count: (selector & 1 == 1).then_some(u32::from(selector >> 1) * 3),
     };
     let chunk = usize::from(selector % 13) + 1;
-    let mut decoder = Decoder::new(cfg.clone(), selector & 2 == 2);
+    let mut decoder = Decoder::new(cfg, selector & 2 == 2);
     let mut rest = stream;
     let mut frame = Vec::new();
     'feed: while !rest.is_empty() {

@@ -17,6 +17,38 @@
 //! | [`wire`] | the peer wire protocol codec (BEP 3, 6, 10, 5's `port`) |
 //! | [`layout`] | piece/block ↔ file span arithmetic shared by every storage backend |
 //! | [`id`] | [`InfoHash`] and [`PeerId`] newtypes |
+//!
+//! The protocol state machines (peer, picker, choker, torrent) and the run loop
+//! that drives them (`handle` inputs with `now`, drain `poll`, sleep until
+//! `poll_timeout`) build on these codecs.
+//!
+//! # Example
+//!
+//! Describe a payload, parse the resulting torrent as a peer would, and ask the
+//! layout where a piece's bytes live on disk:
+//!
+//! ```
+//! use sluice_core::create::{PieceHasher, TorrentBuilder};
+//! use sluice_core::metainfo::Metainfo;
+//!
+//! let files = vec![
+//!     (vec!["a.bin".to_string()], 20_000),
+//!     (vec!["b.bin".to_string()], 30_000),
+//! ];
+//! let mut builder = TorrentBuilder::multi_file("demo", files);
+//! builder.piece_length(16 * 1024);
+//! let mut hasher = PieceHasher::new(builder.chosen_piece_length());
+//! hasher.update(&vec![7u8; 50_000]);
+//! let bytes = builder.build(&hasher.finish()).unwrap();
+//!
+//! let meta = Metainfo::from_bytes(&bytes).unwrap();
+//! let layout = meta.layout();
+//! assert_eq!(layout.piece_count(), 4);
+//! // Piece 1 (bytes 16384..32768) ends file 0 and starts file 1.
+//! let spans: Vec<_> = layout.spans(1, 0, layout.piece_len(1)).unwrap().collect();
+//! assert_eq!((spans[0].file, spans[0].file_offset, spans[0].length), (0, 16_384, 3_616));
+//! assert_eq!((spans[1].file, spans[1].file_offset, spans[1].length), (1, 0, 12_768));
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

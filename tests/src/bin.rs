@@ -1,7 +1,8 @@
-//! Locating the `sluice` binary.
+//! Locating (and, when needed, building) the `sluice` binary.
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::process::Command;
+use std::sync::OnceLock;
 
 /// The root of the cargo workspace (the parent of this crate's directory).
 pub fn workspace_root() -> PathBuf {
@@ -11,16 +12,25 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Path to the `sluice` binary built by the same cargo invocation as the running test.
+/// Path to an up-to-date `sluice` binary for the running test.
 ///
-/// A test executable lives in `target/<profile>/deps/`; the binary is
-/// `target/<profile>/sluice`. `SLUICE_BIN` overrides the lookup.
+/// `SLUICE_BIN` overrides everything. Otherwise the binary is
+/// `target/<profile>/sluice`, next to the test executable's `deps/` folder.
 ///
-/// Panics with instructions when the binary has not been built: `cargo test
-/// --workspace` always builds it, but `cargo test -p sluice-tests` does not (run
-/// `cargo build -p sluice-mio` first). Prints a warning when the binary looks older
-/// than the sources it is built from.
+/// Cargo does not build another package's binaries for `cargo test`, so on a fresh
+/// checkout `cargo test --workspace` would find none, and after an edit
+/// `cargo test -p sluice-tests` would find a stale one. So the first call in each
+/// test process runs `cargo build -p sluice-mio --bin sluice` with the cargo that
+/// runs the tests (`$CARGO`) and the same profile: a no-op when the binary is
+/// fresh. Cargo releases its build lock before it runs test executables, so the
+/// nested build does not wait on its parent. When `$CARGO` is unset (a test
+/// executable started by hand) the binary already on disk is used.
 pub fn sluice_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(locate_or_build).clone()
+}
+
+fn locate_or_build() -> PathBuf {
     if let Some(path) = std::env::var_os("SLUICE_BIN") {
         return PathBuf::from(path);
     }
@@ -30,51 +40,38 @@ pub fn sluice_bin() -> PathBuf {
         dir = dir.parent().expect("deps/ has a parent");
     }
     let bin = dir.join(format!("sluice{}", std::env::consts::EXE_SUFFIX));
-    if !bin.is_file() {
-        panic!(
-            "the `sluice` binary is not built at {}: run `cargo build -p sluice-mio` \
-             (with the same profile) before `cargo test -p sluice-tests`, or run \
-             `cargo test --workspace`, which builds it",
-            bin.display()
-        );
+    if let Some(cargo) = std::env::var_os("CARGO") {
+        build(Path::new(&cargo), dir);
     }
-    warn_if_stale(&bin);
+    assert!(
+        bin.is_file(),
+        "the `sluice` binary is not at {}: run `cargo build -p sluice-mio` with the \
+         tests' profile, or set SLUICE_BIN",
+        bin.display()
+    );
     bin
 }
 
-/// Warn (once per process) when a source file of sluice-core or sluice-mio is newer
-/// than the binary: `cargo test -p sluice-tests` does not rebuild it.
-fn warn_if_stale(bin: &Path) {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let Ok(built) = bin.metadata().and_then(|m| m.modified()) else {
-            return;
-        };
-        let root = workspace_root();
-        let newest = ["core/src", "driver-mio/src"]
-            .iter()
-            .filter_map(|d| newest_mtime(&root.join(d)))
-            .max();
-        if newest.is_some_and(|t| t > built) {
-            eprintln!(
-                "warning: {} is older than the sources of sluice-core/sluice-mio; \
-                 run `cargo build -p sluice-mio` to test the current code",
-                bin.display()
-            );
+/// Builds the binary into the profile folder `profile_dir` (`target/debug`,
+/// `target/release`, ...) that the test executable itself was built into.
+fn build(cargo: &Path, profile_dir: &Path) {
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--quiet", "-p", "sluice-mio", "--bin", "sluice"])
+        .current_dir(workspace_root());
+    match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => {}
+        Some("release") => {
+            cmd.arg("--release");
         }
-    });
-}
-
-fn newest_mtime(dir: &Path) -> Option<SystemTime> {
-    let mut newest = None;
-    for entry in std::fs::read_dir(dir).ok()?.flatten() {
-        let path = entry.path();
-        let t = if path.is_dir() {
-            newest_mtime(&path)
-        } else {
-            entry.metadata().and_then(|m| m.modified()).ok()
-        };
-        newest = newest.max(t);
+        Some(other) => {
+            cmd.args(["--profile", other]);
+        }
     }
-    newest
+    if let Some(target) = profile_dir.parent() {
+        cmd.env("CARGO_TARGET_DIR", target);
+    }
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("could not run {} to build sluice: {e}", cargo.display()));
+    assert!(status.success(), "building the sluice binary failed");
 }

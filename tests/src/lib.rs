@@ -4,7 +4,7 @@
 //! packages (mktorrent, transmission-cli, python3-libtorrent, aria2, opentracker) on
 //! 127.0.0.1 only. This library gives them:
 //!
-//! * [`sluice_bin`]: the `sluice` binary built by the same cargo invocation;
+//! * [`sluice_bin`]: an up-to-date `sluice` binary (built on first use);
 //! * [`require_tool`]: find an external program, or skip the test when it is missing
 //!   (fail instead when `SLUICE_REQUIRE_INTEROP=1`, as CI sets);
 //! * [`TempDir`]: a unique scratch directory removed on drop (kept when the test
