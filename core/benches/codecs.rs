@@ -44,29 +44,23 @@ fn bench_bencode() {
         })
         .collect();
     let torrent = builder.build(&pieces).expect("bench torrent builds");
-    let rounds = 200;
+    per_document("bencode decode, 10k-piece .torrent", &torrent, |t| {
+        black_box(bencode::decode(t).expect("decodes"));
+    });
+    per_document("metainfo parse, 10k-piece .torrent", &torrent, |t| {
+        black_box(Metainfo::from_bytes(t).expect("parses"));
+    });
+}
+
+/// Times `parse` over `document`, 200 times a round, and reports the best round.
+fn per_document(name: &str, document: &[u8], mut parse: impl FnMut(&[u8])) {
+    const PER_ROUND: u32 = 200;
     let best = best_of(|| {
-        for _ in 0..rounds {
-            black_box(bencode::decode(black_box(&torrent)).expect("decodes"));
+        for _ in 0..PER_ROUND {
+            parse(black_box(document));
         }
     });
-    report_per_item(
-        "bencode decode, 10k-piece .torrent",
-        torrent.len() as u64,
-        rounds,
-        best,
-    );
-    let best = best_of(|| {
-        for _ in 0..rounds {
-            black_box(Metainfo::from_bytes(black_box(&torrent)).expect("parses"));
-        }
-    });
-    report_per_item(
-        "metainfo parse, 10k-piece .torrent",
-        torrent.len() as u64,
-        rounds,
-        best,
-    );
+    report_per_item(name, document.len() as u64, PER_ROUND, best);
 }
 
 /// Prints the time per document and the byte throughput for `rounds` runs.

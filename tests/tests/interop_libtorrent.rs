@@ -257,3 +257,46 @@ fn default_piece_length_and_output_name() {
     let lt = lt_check(&python, &torrent, &data);
     assert_libtorrent_agrees(&info, &lt);
 }
+
+/// The control for the tests above: libtorrent's check really looks at the data.
+/// One flipped byte in the middle of the payload costs exactly the piece that holds
+/// it, so "every piece valid" above is a finding, not a default.
+#[test]
+fn a_flipped_byte_costs_exactly_its_piece() {
+    let Some(python) = require_python_libtorrent() else {
+        return;
+    };
+    let dir = TempDir::new("lt-flip");
+    let data = dir.join("data");
+    let file = data.join("flip.bin");
+    let piece_length: u64 = 16 * 1024;
+    let size = 40 * piece_length + 123;
+    write_payload(&file, size, 17);
+    let torrent = dir.join("flip.torrent");
+    create(
+        dir.path(),
+        &[
+            file.as_os_str(),
+            OsStr::new("--piece-length"),
+            OsStr::new("16384"),
+            OsStr::new("-o"),
+            torrent.as_os_str(),
+        ],
+    );
+    let info = sluice::info_json(&torrent);
+    assert_eq!(info.piece_count, 41);
+
+    let mut bytes = std::fs::read(&file).unwrap();
+    let at = 17 * piece_length as usize + 5;
+    bytes[at] ^= 0x01;
+    std::fs::write(&file, &bytes).unwrap();
+
+    let lt = lt_check(&python, &torrent, &data);
+    assert_eq!(lt["error"], Json::Null, "libtorrent check failed: {lt}");
+    assert_eq!(lt["checked"], true, "libtorrent did not finish: {lt}");
+    assert_eq!(
+        lt["have_pieces"].as_u64(),
+        Some(info.piece_count - 1),
+        "exactly one piece (17) should fail libtorrent's check: {lt}"
+    );
+}
