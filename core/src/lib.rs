@@ -53,14 +53,26 @@
 #![warn(missing_docs)]
 
 pub mod bencode;
+pub mod bitfield;
+pub mod choker;
 pub mod create;
+pub mod ext;
 pub mod id;
 pub mod layout;
 pub mod magnet;
 pub mod metainfo;
+pub mod picker;
+pub mod rate;
+pub mod rng;
+pub mod time;
+pub mod torrent;
 pub mod wire;
 
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 
+pub use bitfield::Bitfield;
 pub use id::{InfoHash, PeerId};
+pub use rate::RateMeter;
+pub use rng::Rng;
+pub use time::Time;

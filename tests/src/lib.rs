@@ -23,6 +23,7 @@ pub mod fixtures;
 mod payload;
 mod process;
 pub mod reference;
+pub mod sim;
 pub mod sluice;
 mod tempdir;
 mod tools;

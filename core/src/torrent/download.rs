@@ -1,0 +1,341 @@
+//! Downloading: keeping each peer's request queue full (at a depth that follows
+//! its measured rate), taking blocks in, cancelling what others delivered first,
+//! and taking requests back from peers that choke us, reject them, or sit on
+//! them.
+
+use crate::layout::BLOCK_SIZE;
+use crate::picker::{Arrival, BlockRef, PeerView, Requesters};
+use crate::time::Time;
+use crate::wire::{BlockRequest, Message};
+
+use super::output::{CloseReason, DiskJob, Output};
+use super::peer::Outstanding;
+use super::{PeerKey, Torrent};
+
+/// Fewest requests kept outstanding at a peer that is not snubbed.
+const MIN_DEPTH: u32 = 2;
+
+impl Torrent {
+    /// Asks `key` for as many blocks as its queue has room for.
+    pub(super) fn fill_requests(&mut self, now: Time, key: PeerKey) {
+        if self.stopped.is_some() {
+            return;
+        }
+        let needed = self.needed;
+        let Some(p) = self.peer(key) else { return };
+        if !p.handshake_done || !p.am_interested && p.allowed_fast_in.is_empty() {
+            return;
+        }
+        if p.peer_choking && p.allowed_fast_in.is_empty() || !p.is_interesting(needed) {
+            return;
+        }
+        let limit = if p.snubbed {
+            1
+        } else {
+            p.depth
+                .min(p.reqq())
+                .min(self.cfg.max_outgoing_requests)
+                .max(1)
+        };
+        let live = p.live_requests();
+        // Cancelled requests still count against the peer's `reqq`.
+        let in_queue = p.outgoing.len();
+        let room = (limit as usize)
+            .saturating_sub(live)
+            .min((p.reqq() as usize).saturating_sub(in_queue));
+        if room == 0 {
+            return;
+        }
+        let urgent_share = self.urgent_share(key);
+        let eta_here = self.eta_if_asked(key, now);
+        let mut picked = std::mem::take(&mut self.pick_buf);
+        picked.clear();
+        {
+            let peers = &self.peers;
+            let p = &peers[key.slot as usize];
+            let view = PeerView {
+                key,
+                has: &p.has,
+                choked: p.peer_choking,
+                allowed_fast: &p.allowed_fast_in,
+                urgent_share,
+            };
+            // An urgent block already asked of others is asked again here when
+            // every other requester would take over twice as long.
+            let sooner = |r: &Requesters| {
+                r.as_slice().iter().all(|other| {
+                    peers
+                        .get(other.slot as usize)
+                        .filter(|o| o.gen == other.gen)
+                        .is_none_or(|o| eta(o, now) > eta_here.saturating_mul(2))
+                })
+            };
+            self.picker.pick(&view, room, &mut picked, &sooner);
+        }
+        let p = self.peer_mut(key).expect("checked above");
+        if p.live_requests() == 0 && !picked.is_empty() {
+            p.last_block = now;
+        }
+        for &block in &picked {
+            let req = self.picker.request_for(block);
+            let p = self
+                .peers
+                .get_mut(key.slot as usize)
+                .expect("checked above");
+            p.outgoing.push_back(Outstanding {
+                block,
+                length: req.length,
+                sent_at: now,
+                cancelled: false,
+            });
+            p.push(now, &Message::Request(req));
+        }
+        self.pick_buf = picked;
+    }
+
+    /// Fills every peer's queue (after blocks were freed).
+    pub(super) fn refill_all(&mut self, now: Time) {
+        for key in self.keys() {
+            self.fill_requests(now, key);
+        }
+    }
+
+    /// How many blocks of an urgent piece one peer should take: the piece
+    /// spread evenly over the unchoked peers that have it.
+    fn urgent_share(&self, key: PeerKey) -> u32 {
+        let Some(&piece) = self.picker.stream_order().first() else {
+            return u32::MAX;
+        };
+        if !self.peer(key).is_some_and(|p| p.has.get(piece)) {
+            return u32::MAX;
+        }
+        let sources = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.handshake_done && !p.peer_choking && !p.snubbed && p.has.get(piece))
+            .count()
+            .max(1) as u32;
+        self.picker.blocks_in(piece).div_ceil(sources).max(1)
+    }
+
+    /// When a block asked of `key` now would arrive, in microseconds from now.
+    fn eta_if_asked(&self, key: PeerKey, now: Time) -> u64 {
+        self.peer(key).map_or(u64::MAX, |p| {
+            let rate = p.down.rate(now).max(1);
+            (p.queued_bytes() + u64::from(BLOCK_SIZE)) * 1_000_000 / rate
+        })
+    }
+
+    /// A block arrived.
+    pub(super) fn on_block(
+        &mut self,
+        now: Time,
+        key: PeerKey,
+        piece: u32,
+        offset: u32,
+        data: &[u8],
+    ) {
+        let len = data.len() as u32;
+        let Some(p) = self.peer_mut(key) else { return };
+        let pos = p
+            .outgoing
+            .iter()
+            .position(|o| o.block.piece == piece && o.block.offset() == offset && o.length == len);
+        let Some(pos) = pos else {
+            if p.fast {
+                self.close(
+                    now,
+                    key,
+                    CloseReason::Protocol("block that was not requested".into()),
+                );
+            } else {
+                // A block we cancelled may cross our cancel on the wire.
+                self.wasted += u64::from(len);
+            }
+            return;
+        };
+        let o = p.outgoing.remove(pos).expect("position found");
+        p.down.record(now, u64::from(len));
+        p.last_block = now;
+        p.snubbed = false;
+        let ip = p.addr.ip();
+        self.down_rate.record(now, u64::from(len));
+        self.adapt_depth(now, key);
+        match self.picker.arrived(o.block, key, ip) {
+            Arrival::Accepted { others } => {
+                self.downloaded += u64::from(len);
+                self.outputs.push_back(Output::Disk(DiskJob::Write {
+                    piece,
+                    offset,
+                    data: data.to_vec(),
+                }));
+                for &other in others.as_slice() {
+                    self.cancel_at(now, other, o.block);
+                }
+            }
+            Arrival::Unwanted => self.wasted += u64::from(len),
+        }
+        self.fill_requests(now, key);
+    }
+
+    /// Sets a peer's queue depth from its rate: enough requests to cover
+    /// `request_queue_time` of transfer.
+    fn adapt_depth(&mut self, now: Time, key: PeerKey) {
+        let max = self.cfg.max_outgoing_requests;
+        let queue_time = self.cfg.request_queue_time;
+        let initial = self.cfg.initial_request_depth;
+        let Some(p) = self.peer_mut(key) else { return };
+        let rate = p.down.rate(now);
+        let by_rate =
+            (u128::from(rate) * queue_time.as_micros() / 1_000_000 / u128::from(BLOCK_SIZE)) as u32;
+        p.depth = by_rate.max(initial).clamp(MIN_DEPTH, max);
+    }
+
+    /// Withdraws our request for `block` at `key` (it arrived elsewhere, or
+    /// we re-aim).
+    pub(super) fn cancel_at(&mut self, now: Time, key: PeerKey, block: BlockRef) {
+        let Some(p) = self.peer_mut(key) else { return };
+        let Some(pos) = p
+            .outgoing
+            .iter()
+            .position(|o| o.block == block && !o.cancelled)
+        else {
+            return;
+        };
+        let req = BlockRequest {
+            piece: block.piece,
+            offset: block.offset(),
+            length: p.outgoing[pos].length,
+        };
+        if p.fast {
+            // A Fast peer still answers with the block or a reject.
+            p.outgoing[pos].cancelled = true;
+        } else {
+            p.outgoing.remove(pos);
+        }
+        p.push(now, &Message::Cancel(req));
+        self.picker.unrequest(block, key);
+    }
+
+    /// The peer rejected one of our requests.
+    pub(super) fn on_reject(&mut self, now: Time, key: PeerKey, r: BlockRequest) {
+        let Some(p) = self.peer_mut(key) else { return };
+        let Some(pos) = p.outgoing.iter().position(|o| {
+            o.block.piece == r.piece && o.block.offset() == r.offset && o.length == r.length
+        }) else {
+            // Some clients reject requests twice or after a choke; harmless.
+            return;
+        };
+        let o = p.outgoing.remove(pos).expect("position found");
+        if !o.cancelled {
+            self.picker.unrequest(o.block, key);
+            // Another peer may take it now.
+            self.refill_all(now);
+        }
+    }
+
+    /// The peer choked us: without the Fast extension our requests are void;
+    /// with it the peer still answers each, but only allowed-fast ones with data.
+    pub(super) fn on_choked(&mut self, now: Time, key: PeerKey) {
+        let Some(p) = self.peer_mut(key) else { return };
+        p.peer_choking = true;
+        let fast = p.fast;
+        let allowed = p.allowed_fast_in.clone();
+        let mut released = Vec::new();
+        p.outgoing.retain_mut(|o| {
+            if o.cancelled {
+                return fast;
+            }
+            if fast && allowed.contains(&o.block.piece) {
+                return true;
+            }
+            released.push(o.block);
+            if fast {
+                o.cancelled = true;
+                true
+            } else {
+                false
+            }
+        });
+        for b in released.iter() {
+            self.picker.unrequest(*b, key);
+        }
+        if !released.is_empty() {
+            self.refill_all(now);
+        }
+    }
+
+    pub(super) fn on_unchoked(&mut self, now: Time, key: PeerKey) {
+        let Some(p) = self.peer_mut(key) else { return };
+        p.peer_choking = false;
+        p.last_block = now;
+        self.fill_requests(now, key);
+    }
+
+    /// Peers that sat on our requests for a request timeout are snubbed: their
+    /// requests go back to the picker for others to take.
+    pub(super) fn check_request_timeouts(&mut self, now: Time) {
+        let timeout = self.cfg.request_timeout;
+        let mut freed = false;
+        for key in self.keys() {
+            let p = self.peer(key).expect("listed");
+            if p.live_requests() == 0 || now - p.last_block < timeout {
+                continue;
+            }
+            let blocks: Vec<BlockRef> = p
+                .outgoing
+                .iter()
+                .filter(|o| !o.cancelled)
+                .map(|o| o.block)
+                .collect();
+            for b in blocks {
+                self.cancel_at(now, key, b);
+            }
+            let p = self.peer_mut(key).expect("listed");
+            p.snubbed = true;
+            p.depth = MIN_DEPTH;
+            p.last_block = now;
+            freed = true;
+            // Cancelled entries of a Fast peer that never answers would block
+            // its queue forever: forget them after another timeout.
+        }
+        for key in self.keys() {
+            let p = self.peer_mut(key).expect("listed");
+            p.outgoing
+                .retain(|o| !o.cancelled || now - o.sent_at < timeout.saturating_mul(2));
+        }
+        if freed {
+            self.refill_all(now);
+        }
+    }
+
+    /// Cancels requests at every peer for blocks of pieces that are no longer
+    /// wanted or that streams do not need first, keeping the `keep` oldest at
+    /// each peer (they are probably on the wire already). Used when a stream
+    /// seeks: the old read-ahead must not delay the new position.
+    pub(super) fn reaim_requests(&mut self, now: Time, keep: usize) {
+        for key in self.keys() {
+            let Some(p) = self.peer(key) else { continue };
+            let doomed: Vec<BlockRef> = p
+                .outgoing
+                .iter()
+                .filter(|o| !o.cancelled)
+                .skip(keep)
+                .map(|o| o.block)
+                .filter(|b| {
+                    !self.picker.wanted(b.piece) || !self.picker.stream_order().contains(&b.piece)
+                })
+                .collect();
+            for b in doomed {
+                self.cancel_at(now, key, b);
+            }
+        }
+        self.refill_all(now);
+    }
+}
+
+/// When the last block queued at `p` would arrive, in microseconds from now.
+fn eta(p: &super::peer::Peer, now: Time) -> u64 {
+    let rate = p.down.rate(now).max(1);
+    p.queued_bytes().saturating_mul(1_000_000) / rate
+}
