@@ -185,7 +185,7 @@ mod tests {
 
     #[test]
     fn reads_a_typical_libtorrent_handshake() {
-        let payload = b"d12:complete_agoi-1e1:md11:lt_donthavei7e10:share_modei8e11:upload_onlyi3e12:ut_holepunchi4e11:ut_metadatai2e6:ut_pexi1ee13:metadata_sizei5337e4:reqqi500e11:upload_onlyi0e1:v17:libtorrent/2.0.8.06:yourip4:\x7f\x00\x00\x01e";
+        let payload = b"d12:complete_agoi-1e1:md11:lt_donthavei7e10:share_modei8e11:upload_onlyi3e12:ut_holepunchi4e11:ut_metadatai2e6:ut_pexi1ee13:metadata_sizei5337e4:reqqi500e11:upload_onlyi0e1:v18:libtorrent/2.0.8.06:yourip4:\x7f\x00\x00\x01e";
         let hs = ExtHandshake::decode(payload).unwrap();
         assert_eq!(hs.extension_id("ut_metadata"), Some(2));
         assert_eq!(hs.extension_id("ut_pex"), Some(1));

@@ -483,3 +483,6 @@ impl Torrent {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1 @@
+//! Tests of the torrent engine against scripted peers.
