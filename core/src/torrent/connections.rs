@@ -73,7 +73,7 @@ impl AddressBook {
     }
 
     /// Up to `n` addresses due for an attempt, round-robin; marks them connecting.
-    fn take_due(&mut self, now: Time, n: usize) -> Vec<SocketAddr> {
+    fn take_due(&mut self, now: Time, n: usize, busy: &[SocketAddr]) -> Vec<SocketAddr> {
         let mut out = Vec::new();
         if n == 0 {
             return out;
@@ -96,7 +96,7 @@ impl AddressBook {
                 break;
             }
             let e = self.entries.get_mut(&addr).expect("listed above");
-            if matches!(e.slot, Slot::Idle(at) if at <= now) {
+            if matches!(e.slot, Slot::Idle(at) if at <= now) && !busy.contains(&addr) {
                 e.slot = Slot::Connecting;
                 out.push(addr);
                 self.cursor = Some(addr);
@@ -180,7 +180,21 @@ impl Torrent {
             .max_peers
             .saturating_sub(open + connecting)
             .min(self.cfg.max_connecting.saturating_sub(connecting));
-        for addr in self.book.take_due(now, room) {
+        // An address a connected peer listens on is not dialled again.
+        let busy: Vec<SocketAddr> = self
+            .peers
+            .iter()
+            .flat_map(|(_, p)| {
+                let listen = p
+                    .ext
+                    .as_ref()
+                    .and_then(|e| e.listen_port)
+                    .map(|port| SocketAddr::new(p.addr.ip(), port));
+                [Some(p.addr), listen]
+            })
+            .flatten()
+            .collect();
+        for addr in self.book.take_due(now, room, &busy) {
             self.outputs.push_back(Output::Connect(addr));
         }
     }

@@ -109,10 +109,16 @@ impl Torrent {
         if !self.peer(key).is_some_and(|p| p.has.get(piece)) {
             return u32::MAX;
         }
+        // Peers that have it and will serve us soon: unchoked, or asked to be.
         let sources = self
             .peers
             .iter()
-            .filter(|(_, p)| p.handshake_done && !p.peer_choking && !p.snubbed && p.has.get(piece))
+            .filter(|(_, p)| {
+                p.handshake_done
+                    && !p.snubbed
+                    && p.has.get(piece)
+                    && (!p.peer_choking || p.am_interested)
+            })
             .count()
             .max(1) as u32;
         self.picker.blocks_in(piece).div_ceil(sources).max(1)

@@ -87,13 +87,32 @@ impl Torrent {
             self.close(now, key, CloseReason::SelfConnection);
             return false;
         }
-        let duplicate = self
-            .peers
-            .iter()
-            .any(|(_, p)| p.handshake_done && p.peer_id == Some(hs.peer_id));
-        if duplicate {
-            self.close(now, key, CloseReason::DuplicatePeerId);
-            return false;
+        let existing = self.peers.iter().find_map(|(slot, p)| {
+            (p.handshake_done && p.peer_id == Some(hs.peer_id)).then_some((
+                PeerKey {
+                    slot: slot as u32,
+                    gen: p.gen,
+                },
+                p.direction,
+            ))
+        });
+        if let Some((old, old_direction)) = existing {
+            // Two peers that dial each other at once end up with two
+            // connections. Both sides must drop the same one, or both drop
+            // both: the connection opened by the lower peer id survives.
+            let new_direction = self.peer(key).expect("caller checked").direction;
+            let we_are_lower = self.cfg.peer_id.0 < hs.peer_id.0;
+            let keeper = if we_are_lower {
+                super::Direction::Outbound
+            } else {
+                super::Direction::Inbound
+            };
+            if new_direction == keeper && old_direction != keeper {
+                self.close(now, old, CloseReason::DuplicatePeerId);
+            } else {
+                self.close(now, key, CloseReason::DuplicatePeerId);
+                return false;
+            }
         }
         let fast = self.cfg.fast_extension && hs.reserved.supports_fast();
         let extended = self.cfg.extension_protocol && hs.reserved.supports_extensions();

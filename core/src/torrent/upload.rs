@@ -16,6 +16,8 @@ use super::{PeerKey, Torrent};
 const MAX_SERVED_BLOCK: u32 = 128 * 1024;
 /// Most reads in flight for one peer.
 const MAX_READS_PER_PEER: usize = 16;
+/// Smallest send window per peer, whatever its rate.
+const MIN_SEND_WINDOW: usize = 64 * 1024;
 
 impl Torrent {
     /// The peer became interested in us or lost interest.
@@ -51,8 +53,12 @@ impl Torrent {
             return;
         }
         let have = self.picker.have().get(r.piece);
+        let k = self.cfg.allowed_fast_count;
         let Some(p) = self.peer_mut(key) else { return };
-        let allowed = !p.am_choking || p.allowed_fast_out.contains(&r.piece);
+        // Allowed-fast pieces are for starting peers only (BEP 6): once it has
+        // k pieces it can trade like everyone else.
+        let allowed = !p.am_choking
+            || p.allowed_fast_out.contains(&r.piece) && p.has.count() < k;
         let queued = p.incoming.len() + p.reads.len();
         if !have || !allowed || queued >= max_queue {
             if p.fast {
@@ -64,7 +70,7 @@ impl Torrent {
             return;
         }
         p.incoming.push_back(r);
-        self.schedule_reads(key);
+        self.schedule_reads(now, key);
     }
 
     pub(super) fn on_cancel(&mut self, now: Time, key: PeerKey, r: BlockRequest) {
@@ -81,13 +87,16 @@ impl Torrent {
 
     /// Issues reads for queued requests while the peer's send buffer and read
     /// budget have room.
-    pub(super) fn schedule_reads(&mut self, key: PeerKey) {
+    pub(super) fn schedule_reads(&mut self, now: Time, key: PeerKey) {
         let max_buffer = self.cfg.max_send_buffer;
         loop {
             let next_id = ReadId(self.next_read);
             let Some(p) = self.peer_mut(key) else { return };
             let in_flight: usize = p.reads.iter().map(|r| r.request.length as usize).sum();
-            if p.reads.len() >= MAX_READS_PER_PEER || p.send.len() + in_flight >= max_buffer {
+            // About 100 ms of data at the rate the peer takes it: more only
+            // delays the blocks it asks for next (after a seek, say).
+            let window = ((p.up.rate(now) / 10) as usize).clamp(MIN_SEND_WINDOW, max_buffer.max(MIN_SEND_WINDOW));
+            if p.reads.len() >= MAX_READS_PER_PEER || p.send.len() + in_flight >= window {
                 return;
             }
             let Some(request) = p.incoming.pop_front() else {
@@ -130,7 +139,7 @@ impl Torrent {
         };
         let read = p.reads.swap_remove(pos);
         if read.void {
-            self.schedule_reads(key);
+            self.schedule_reads(now, key);
             self.flush_transmits();
             return;
         }
@@ -155,18 +164,18 @@ impl Torrent {
         p.up.record(now, data.len() as u64);
         self.uploaded += data.len() as u64;
         self.up_rate.record(now, data.len() as u64);
-        self.schedule_reads(key);
+        self.schedule_reads(now, key);
         self.flush_transmits();
     }
 
     /// The driver sent `n` bytes of `peer`'s buffer.
-    pub fn handle_sent(&mut self, _now: Time, peer: PeerKey, n: usize) {
+    pub fn handle_sent(&mut self, now: Time, peer: PeerKey, n: usize) {
         let Some(p) = self.peer_mut(peer) else { return };
         p.send.consume(n);
         if p.send.is_empty() {
             p.transmit_signalled = false;
         }
-        self.schedule_reads(peer);
+        self.schedule_reads(now, peer);
         self.flush_transmits();
     }
 

@@ -247,8 +247,10 @@ impl Sim {
     /// Adds a node; returns its index.
     pub fn add_node(&mut self, spec: NodeSpec) -> usize {
         let index = self.nodes.len();
-        let n = index as u32 + 2;
-        let ip = Ipv4Addr::new(127, (n >> 16) as u8, (n >> 8) as u8, n as u8);
+        // One /24 per node, as on the internet: BEP 6's allowed-fast sets are
+        // computed per /24, and a whole swarm in one /24 would share one set.
+        let n = index as u32 + 1;
+        let ip = Ipv4Addr::new(127, (n >> 8) as u8, n as u8, 2);
         let addr = SocketAddr::new(IpAddr::V4(ip), PORT);
         let mut id = *b"-SL0100-000000000000";
         id[8..].copy_from_slice(format!("{index:012}").as_bytes());
@@ -437,6 +439,9 @@ impl Sim {
                 // closed its end they are dropped.
                 if !self.nodes[node].alive || self.nodes[node].conns.get(&key) != Some(&conn) {
                     return;
+                }
+                if std::env::var("SIM_WIRE_LOG").ok().and_then(|v| v.parse::<usize>().ok()) == Some(conn) {
+                    eprintln!("{now:?} conn {conn} to end {to} (node {node}): {} bytes {:?}", bytes.len(), &bytes[..bytes.len().min(40)]);
                 }
                 self.nodes[node].torrent.handle_data(now, key, &bytes);
                 self.pump(node);
@@ -665,6 +670,29 @@ impl Sim {
     fn trace_line(&mut self, node: usize, what: &str) {
         let line = format!("{:?} {node} {what}\n", self.now);
         self.trace.update(line.as_bytes());
+    }
+
+    /// Debug description of a node's connection to `ip`.
+    pub fn debug_conn(&self, node: usize, ip: IpAddr) -> String {
+        let n = &self.nodes[node];
+        let mut out = String::new();
+        for (key, &conn) in &n.conns {
+            let c = &self.conns[conn];
+            let other = if c.ends[0].0 == node { c.ends[1].0 } else { c.ends[0].0 };
+            if self.nodes[other].addr.ip() == ip {
+                out += &format!(
+                    "conn {conn} key {:?} open {} sending {} pending {} uplink_free {:?} queued {} sending_set {:?}; ",
+                    key,
+                    c.open,
+                    n.sending.contains(&conn),
+                    n.torrent.send_buffer(*key).len(),
+                    n.uplink_free,
+                    n.uplink_queued,
+                    n.sending
+                );
+            }
+        }
+        out
     }
 
     /// Events of one node matching `f`.
