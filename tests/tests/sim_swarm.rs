@@ -39,7 +39,11 @@ fn one_seed_thirty_leechers_trade() {
         .copied()
         .filter(|&l| !sim.nodes[l].torrent.is_complete())
         .collect();
-    assert!(done, "incomplete leechers at {:?}: {incomplete:?}", sim.now());
+    assert!(
+        done,
+        "incomplete leechers at {:?}: {incomplete:?}",
+        sim.now()
+    );
     let uploaded = sim.nodes[seed].torrent.stats(sim.now()).uploaded;
     if std::env::var_os("SIM_DEBUG").is_some() {
         for (i, n) in sim.nodes.iter().enumerate() {

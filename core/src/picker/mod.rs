@@ -469,23 +469,33 @@ impl Picker {
         best.map(|(_, _, _, p)| p)
     }
 
-    /// True when no wanted block is free: every missing wanted piece is in
-    /// progress and all its blocks are requested or received.
+    /// True at the end of a download: every missing piece of the selected
+    /// files is in progress, none has a free block, and at least one is still
+    /// downloading. Pieces only a stream wants do not count: streams keep a
+    /// small window that is always fully requested, and duplicating it would
+    /// waste bandwidth (urgent stream blocks have their own rule).
     pub fn in_endgame(&self) -> bool {
-        self.slots.iter().enumerate().all(|(p, s)| {
-            let wanted = s.priority != Priority::Skip || s.stream_rank != 0;
+        let mut downloading = false;
+        for (p, s) in self.slots.iter().enumerate() {
+            if s.priority == Priority::Skip {
+                continue;
+            }
             match s.phase {
-                Phase::Have | Phase::Verifying => true,
-                Phase::Missing => !wanted,
+                Phase::Have | Phase::Verifying => {}
+                Phase::Missing => return false,
                 Phase::Downloading => {
-                    !wanted
-                        || self
-                            .partials
-                            .get(&(p as u32))
-                            .is_none_or(|part| part.free == 0)
+                    if self
+                        .partials
+                        .get(&(p as u32))
+                        .is_some_and(|part| part.free > 0)
+                    {
+                        return false;
+                    }
+                    downloading = true;
                 }
             }
-        })
+        }
+        downloading
     }
 
     fn pick_endgame(&mut self, peer: &PeerView<'_>, target: usize, out: &mut Vec<BlockRef>) {
@@ -495,7 +505,7 @@ impl Picker {
             .copied()
             .filter(|&p| {
                 self.slots[p as usize].phase == Phase::Downloading
-                    && self.wanted(p)
+                    && self.slots[p as usize].priority != Priority::Skip
                     && peer.may_ask(p)
             })
             .collect();

@@ -94,7 +94,7 @@ impl Config {
             max_incoming_requests: 500,
             max_outgoing_requests: 500,
             initial_request_depth: 16,
-            request_queue_time: Duration::from_millis(1500),
+            request_queue_time: Duration::from_secs(1),
             max_frame: 1 << 20,
             max_send_buffer: 1 << 20,
             fast_extension: true,

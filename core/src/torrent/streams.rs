@@ -97,12 +97,29 @@ impl Torrent {
         file: usize,
         range: Range<u64>,
     ) -> Result<StreamId, StreamError> {
+        let start = range.start;
+        self.open_stream_at(now, file, range, start)
+    }
+
+    /// Opens a stream on `range` of `file` with its position already at
+    /// `position` (a reader over a whole file that starts reading in the
+    /// middle): nothing is asked for the start of the range.
+    pub fn open_stream_at(
+        &mut self,
+        now: Time,
+        file: usize,
+        range: Range<u64>,
+        position: u64,
+    ) -> Result<StreamId, StreamError> {
         if file >= self.layout.file_count() || self.info.files[file].padding {
             return Err(StreamError::NoSuchFile(file));
         }
         let file_length = self.layout.file_length(file);
         if range.start >= range.end || range.end > file_length {
             return Err(StreamError::BadRange { range, file_length });
+        }
+        if position < range.start || position > range.end {
+            return Err(StreamError::BadPosition(position));
         }
         let id = StreamId(self.streams.next);
         self.streams.next += 1;
@@ -113,10 +130,10 @@ impl Torrent {
                 file,
                 start: range.start,
                 end: range.end,
-                pos: range.start,
+                pos: position,
                 budget: min,
-                notified: range.start,
-                from_start: range.start == 0,
+                notified: position,
+                from_start: position == 0,
                 window_end: 0,
             },
         );

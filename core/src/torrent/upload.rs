@@ -57,8 +57,7 @@ impl Torrent {
         let Some(p) = self.peer_mut(key) else { return };
         // Allowed-fast pieces are for starting peers only (BEP 6): once it has
         // k pieces it can trade like everyone else.
-        let allowed = !p.am_choking
-            || p.allowed_fast_out.contains(&r.piece) && p.has.count() < k;
+        let allowed = !p.am_choking || p.allowed_fast_out.contains(&r.piece) && p.has.count() < k;
         let queued = p.incoming.len() + p.reads.len();
         if !have || !allowed || queued >= max_queue {
             if p.fast {
@@ -95,7 +94,8 @@ impl Torrent {
             let in_flight: usize = p.reads.iter().map(|r| r.request.length as usize).sum();
             // About 100 ms of data at the rate the peer takes it: more only
             // delays the blocks it asks for next (after a seek, say).
-            let window = ((p.up.rate(now) / 10) as usize).clamp(MIN_SEND_WINDOW, max_buffer.max(MIN_SEND_WINDOW));
+            let window = ((p.up.rate(now) / 10) as usize)
+                .clamp(MIN_SEND_WINDOW, max_buffer.max(MIN_SEND_WINDOW));
             if p.reads.len() >= MAX_READS_PER_PEER || p.send.len() + in_flight >= window {
                 return;
             }

@@ -440,8 +440,16 @@ impl Sim {
                 if !self.nodes[node].alive || self.nodes[node].conns.get(&key) != Some(&conn) {
                     return;
                 }
-                if std::env::var("SIM_WIRE_LOG").ok().and_then(|v| v.parse::<usize>().ok()) == Some(conn) {
-                    eprintln!("{now:?} conn {conn} to end {to} (node {node}): {} bytes {:?}", bytes.len(), &bytes[..bytes.len().min(40)]);
+                if std::env::var("SIM_WIRE_LOG")
+                    .ok()
+                    .and_then(|v| v.parse::<usize>().ok())
+                    == Some(conn)
+                {
+                    eprintln!(
+                        "{now:?} conn {conn} to end {to} (node {node}): {} bytes {:?}",
+                        bytes.len(),
+                        &bytes[..bytes.len().min(40)]
+                    );
                 }
                 self.nodes[node].torrent.handle_data(now, key, &bytes);
                 self.pump(node);
@@ -678,7 +686,11 @@ impl Sim {
         let mut out = String::new();
         for (key, &conn) in &n.conns {
             let c = &self.conns[conn];
-            let other = if c.ends[0].0 == node { c.ends[1].0 } else { c.ends[0].0 };
+            let other = if c.ends[0].0 == node {
+                c.ends[1].0
+            } else {
+                c.ends[0].0
+            };
             if self.nodes[other].addr.ip() == ip {
                 out += &format!(
                     "conn {conn} key {:?} open {} sending {} pending {} uplink_free {:?} queued {} sending_set {:?}; ",
