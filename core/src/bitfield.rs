@@ -107,6 +107,29 @@ impl Bitfield {
         self.count == 0
     }
 
+    /// The indices set in both `self` and `other`, in increasing order,
+    /// found a word at a time (the picker's hot path).
+    pub fn common_ones<'a>(&'a self, other: &'a Bitfield) -> impl Iterator<Item = u32> + 'a {
+        let len = self.len().min(other.len());
+        self.bits
+            .storage()
+            .iter()
+            .zip(other.bits.storage())
+            .enumerate()
+            .flat_map(move |(w, (a, b))| {
+                let mut word = a & b;
+                core::iter::from_fn(move || {
+                    if word == 0 {
+                        return None;
+                    }
+                    let bit = word.trailing_zeros();
+                    word &= word - 1;
+                    Some(w as u32 * 32 + bit)
+                })
+            })
+            .take_while(move |&i| i < len)
+    }
+
     /// The indices that are set, in increasing order.
     pub fn ones(&self) -> impl Iterator<Item = u32> + '_ {
         self.bits
@@ -152,6 +175,25 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn common_ones_is_the_intersection(
+            a in proptest::collection::vec(any::<bool>(), 0..200),
+            b in proptest::collection::vec(any::<bool>(), 0..200),
+        ) {
+            let field = |bits: &[bool]| {
+                let mut f = Bitfield::new(bits.len() as u32);
+                for (i, on) in bits.iter().enumerate() {
+                    f.set(i as u32, *on);
+                }
+                f
+            };
+            let (fa, fb) = (field(&a), field(&b));
+            let expected: Vec<u32> = (0..a.len().min(b.len()) as u32)
+                .filter(|&i| fa.get(i) && fb.get(i))
+                .collect();
+            prop_assert_eq!(fa.common_ones(&fb).collect::<Vec<_>>(), expected);
+        }
+
         #[test]
         fn wire_round_trip_and_count(bits in proptest::collection::vec(any::<bool>(), 0..300)) {
             let mut f = Bitfield::new(bits.len() as u32);

@@ -178,6 +178,11 @@ pub struct Picker {
     stream_order: Vec<u32>,
     /// How many of `stream_order` are urgent.
     stream_urgent: usize,
+    /// Pieces of selected files (priority above skip) not started yet: when
+    /// zero, no new piece can be picked and endgame may begin.
+    missing_selected: u32,
+    /// The same pieces as a bitfield, to intersect with a peer's.
+    missing_bits: Bitfield,
 }
 
 impl Picker {
@@ -208,6 +213,41 @@ impl Picker {
             seeds: 0,
             stream_order: Vec::new(),
             stream_urgent: 0,
+            missing_selected: 0,
+            missing_bits: Bitfield::new(count),
+        }
+        .counted()
+    }
+
+    /// Sets `missing_selected` from scratch.
+    fn counted(mut self) -> Picker {
+        for (p, s) in self.slots.iter().enumerate() {
+            if s.phase == Phase::Missing && s.priority != Priority::Skip {
+                self.missing_selected += 1;
+                self.missing_bits.set(p as u32, true);
+            }
+        }
+        self
+    }
+
+    /// Keeps `missing_selected` right around a change of one slot.
+    fn track(&mut self, piece: u32, change: impl FnOnce(&mut Slot)) {
+        let Some(s) = self.slots.get_mut(piece as usize) else {
+            return;
+        };
+        let counts = |s: &Slot| s.phase == Phase::Missing && s.priority != Priority::Skip;
+        let before = counts(s);
+        change(s);
+        match (before, counts(s)) {
+            (true, false) => {
+                self.missing_selected -= 1;
+                self.missing_bits.set(piece, false);
+            }
+            (false, true) => {
+                self.missing_selected += 1;
+                self.missing_bits.set(piece, true);
+            }
+            _ => {}
         }
     }
 
@@ -255,9 +295,7 @@ impl Picker {
     /// Sets a piece's priority; returns whether "wanted" changed.
     pub fn set_priority(&mut self, piece: u32, priority: Priority) -> bool {
         let before = self.wanted(piece);
-        if let Some(s) = self.slots.get_mut(piece as usize) {
-            s.priority = priority;
-        }
+        self.track(piece, |s| s.priority = priority);
         before != self.wanted(piece)
     }
 
@@ -451,12 +489,26 @@ impl Picker {
     }
 
     fn best_new_piece(&self, peer: &PeerView<'_>) -> Option<u32> {
+        if self.missing_selected == 0 {
+            return None;
+        }
+        // Candidates: missing pieces of selected files the peer has (only its
+        // allowed-fast ones while it chokes us).
+        let fast: Vec<u32>;
+        let candidates: Box<dyn Iterator<Item = u32> + '_> = if peer.choked {
+            fast = peer
+                .allowed_fast
+                .iter()
+                .copied()
+                .filter(|&p| self.missing_bits.get(p) && peer.has.get(p))
+                .collect();
+            Box::new(fast.iter().copied())
+        } else {
+            Box::new(self.missing_bits.common_ones(peer.has))
+        };
         let mut best: Option<(Priority, u32, u32, u32)> = None;
-        for (p, s) in self.slots.iter().enumerate() {
-            let p = p as u32;
-            if s.phase != Phase::Missing || s.priority == Priority::Skip || !peer.may_ask(p) {
-                continue;
-            }
+        for p in candidates {
+            let s = &self.slots[p as usize];
             let key = (s.priority, s.avail, self.rank[p as usize], p);
             let better = match best {
                 None => true,
@@ -475,27 +527,26 @@ impl Picker {
     /// small window that is always fully requested, and duplicating it would
     /// waste bandwidth (urgent stream blocks have their own rule).
     pub fn in_endgame(&self) -> bool {
+        if self.missing_selected > 0 {
+            return false;
+        }
         let mut downloading = false;
-        for (p, s) in self.slots.iter().enumerate() {
-            if s.priority == Priority::Skip {
+        for (&p, part) in &self.partials {
+            let s = &self.slots[p as usize];
+            if s.priority == Priority::Skip || s.phase != Phase::Downloading {
                 continue;
             }
-            match s.phase {
-                Phase::Have | Phase::Verifying => {}
-                Phase::Missing => return false,
-                Phase::Downloading => {
-                    if self
-                        .partials
-                        .get(&(p as u32))
-                        .is_some_and(|part| part.free > 0)
-                    {
-                        return false;
-                    }
-                    downloading = true;
-                }
+            if part.free > 0 {
+                return false;
             }
+            downloading = true;
         }
         downloading
+    }
+
+    /// Pieces of selected files not started yet.
+    pub fn missing_selected(&self) -> u32 {
+        self.missing_selected
     }
 
     fn pick_endgame(&mut self, peer: &PeerView<'_>, target: usize, out: &mut Vec<BlockRef>) {
@@ -543,9 +594,8 @@ impl Picker {
 
     /// Creates the piece's partial if it is missing.
     fn start(&mut self, piece: u32) {
-        let slot = &mut self.slots[piece as usize];
-        if slot.phase == Phase::Missing {
-            slot.phase = Phase::Downloading;
+        if self.slots[piece as usize].phase == Phase::Missing {
+            self.track(piece, |s| s.phase = Phase::Downloading);
             let blocks = self.layout.block_count(piece);
             self.partials.insert(piece, Partial::new(blocks));
         }
@@ -686,11 +736,11 @@ impl Picker {
             .remove(&piece)
             .map(|p| p.contributors)
             .unwrap_or_default();
-        if let Some(s) = self.slots.get_mut(piece as usize) {
+        self.track(piece, |s| {
             if s.phase != Phase::Have {
                 s.phase = Phase::Missing;
             }
-        }
+        });
         contributors
     }
 

@@ -43,7 +43,9 @@ impl Torrent {
         let room = (limit as usize)
             .saturating_sub(live)
             .min((p.reqq() as usize).saturating_sub(in_queue));
-        if room == 0 {
+        // Top up in batches: picking one block at a time after every arrival
+        // costs a scan per block for nothing.
+        if room == 0 || live > 0 && room < (limit as usize / 4).max(1) {
             return;
         }
         let urgent_share = self.urgent_share(key);

@@ -2,8 +2,14 @@
 //! 256 MiB torrent needs no 256 MiB buffer per peer, and any peer can check any
 //! block it receives.
 
+use std::sync::Arc;
+
 use sluice_core::create::{PieceHasher, TorrentBuilder};
 use sluice_core::metainfo::Metainfo;
+
+/// Payloads up to this size are kept in memory once, shared by every node,
+/// so reads and checks are copies rather than regeneration.
+const CACHE_LIMIT: u64 = 2 << 30;
 
 /// Deterministic content: byte `i` of the payload depends only on the seed and `i`.
 #[derive(Debug, Clone)]
@@ -11,6 +17,7 @@ pub struct Content {
     seed: u64,
     /// The torrent describing it.
     pub meta: Metainfo,
+    cache: Option<Arc<Vec<u8>>>,
 }
 
 impl Content {
@@ -35,31 +42,48 @@ impl Content {
     fn build(seed: u64, b: TorrentBuilder) -> Content {
         let total = b.total_length();
         let mut hasher = PieceHasher::new(b.chosen_piece_length());
+        let mut cache = (total <= CACHE_LIMIT).then(|| Vec::with_capacity(total as usize));
         let mut buf = vec![0u8; 1 << 20];
         let mut at = 0u64;
         while at < total {
             let n = (total - at).min(buf.len() as u64) as usize;
             fill(seed, at, &mut buf[..n]);
             hasher.update(&buf[..n]);
+            if let Some(c) = cache.as_mut() {
+                c.extend_from_slice(&buf[..n]);
+            }
             at += n as u64;
         }
         let bytes = b.build(&hasher.finish()).expect("sim torrent builds");
         Content {
             seed,
             meta: Metainfo::from_bytes(&bytes).expect("sim torrent parses"),
+            cache: cache.map(Arc::new),
         }
     }
 
     /// Payload bytes starting at `offset`.
     pub fn fill(&self, offset: u64, out: &mut [u8]) {
-        fill(self.seed, offset, out);
+        match self.slice(offset, out.len()) {
+            Some(bytes) => out.copy_from_slice(bytes),
+            None => fill(self.seed, offset, out),
+        }
     }
 
     /// True when `data` is what the payload holds at `offset`.
     pub fn matches(&self, offset: u64, data: &[u8]) -> bool {
+        if let Some(bytes) = self.slice(offset, data.len()) {
+            return bytes == data;
+        }
         let mut expect = vec![0u8; data.len()];
         self.fill(offset, &mut expect);
         expect == data
+    }
+
+    fn slice(&self, offset: u64, len: usize) -> Option<&[u8]> {
+        let cache = self.cache.as_ref()?;
+        let start = usize::try_from(offset).ok()?;
+        cache.get(start..start.checked_add(len)?)
     }
 
     /// Total payload size.

@@ -200,6 +200,20 @@ enum Ev {
     },
 }
 
+/// Where the simulator's wall-clock time went, when profiling is on
+/// ([`Sim::profile`]).
+#[derive(Debug, Clone, Default)]
+pub struct Profile {
+    /// Inside the engines' methods.
+    pub engine: Duration,
+    /// The same, per node.
+    pub engine_by_node: Vec<Duration>,
+    /// SHA-1 of pieces (the hash jobs).
+    pub hashing: Duration,
+    /// Storage reads and writes (copies and checks).
+    pub storage: Duration,
+}
+
 /// The simulator.
 pub struct Sim {
     now: Time,
@@ -218,6 +232,8 @@ pub struct Sim {
     pub steps: u64,
     /// Payload bytes moved over the network (every chunk counted).
     pub wire_bytes: u64,
+    /// Wall-clock profile, if enabled with [`Sim::enable_profile`].
+    pub profile: Option<Profile>,
 }
 
 impl Sim {
@@ -236,7 +252,50 @@ impl Sim {
             trace: sha1_smol::Sha1::new(),
             steps: 0,
             wire_bytes: 0,
+            profile: None,
         }
+    }
+
+    /// Starts measuring where wall-clock time goes (see [`Profile`]).
+    pub fn enable_profile(&mut self) {
+        self.profile = Some(Profile::default());
+    }
+
+    /// Runs `f` on a node's engine, timing it when profiling.
+    fn engine<R>(&mut self, node: usize, f: impl FnOnce(&mut Torrent) -> R) -> R {
+        match self.profile.as_mut() {
+            None => f(&mut self.nodes[node].torrent),
+            Some(_) => {
+                let start = std::time::Instant::now();
+                let r = f(&mut self.nodes[node].torrent);
+                let spent = start.elapsed();
+                if let Some(p) = self.profile.as_mut() {
+                    p.engine += spent;
+                    if p.engine_by_node.len() <= node {
+                        p.engine_by_node.resize(node + 1, Duration::ZERO);
+                    }
+                    p.engine_by_node[node] += spent;
+                }
+                r
+            }
+        }
+    }
+
+    fn timed<R>(
+        &mut self,
+        part: fn(&mut Profile) -> &mut Duration,
+        f: impl FnOnce(&mut Sim) -> R,
+    ) -> R {
+        if self.profile.is_none() {
+            return f(self);
+        }
+        let start = std::time::Instant::now();
+        let r = f(self);
+        let spent = start.elapsed();
+        if let Some(p) = self.profile.as_mut() {
+            *part(p) += spent;
+        }
+        r
     }
 
     /// Virtual time now.
@@ -397,7 +456,7 @@ impl Sim {
                     return;
                 }
                 n.timer = None;
-                n.torrent.handle_timeout(now);
+                self.engine(node, |t| t.handle_timeout(now));
                 self.pump(node);
             }
             Ev::Established { conn } => {
@@ -405,7 +464,7 @@ impl Sim {
                 if !self.conns[conn].open || !self.nodes[a].alive || !self.nodes[b].alive {
                     if self.nodes[a].alive {
                         let addr = self.nodes[b].addr;
-                        self.nodes[a].torrent.handle_connect_failed(now, addr);
+                        self.engine(a, |t| t.handle_connect_failed(now, addr));
                         self.pump(a);
                     }
                     return;
@@ -413,14 +472,10 @@ impl Sim {
                 let b_addr = self.nodes[b].addr;
                 let a_addr =
                     SocketAddr::new(self.nodes[a].addr.ip(), 20_000 + (conn % 40_000) as u16);
-                let ka = self.nodes[a]
-                    .torrent
-                    .handle_connected(now, b_addr, Direction::Outbound);
+                let ka = self.engine(a, |t| t.handle_connected(now, b_addr, Direction::Outbound));
                 self.conns[conn].ends[0].1 = Some(ka);
                 self.nodes[a].conns.insert(ka, conn);
-                let kb = self.nodes[b]
-                    .torrent
-                    .handle_connected(now, a_addr, Direction::Inbound);
+                let kb = self.engine(b, |t| t.handle_connected(now, a_addr, Direction::Inbound));
                 self.conns[conn].ends[1].1 = Some(kb);
                 self.nodes[b].conns.insert(kb, conn);
                 self.pump(a);
@@ -428,7 +483,7 @@ impl Sim {
             }
             Ev::ConnectFailed { node, addr } => {
                 if self.nodes[node].alive {
-                    self.nodes[node].torrent.handle_connect_failed(now, addr);
+                    self.engine(node, |t| t.handle_connect_failed(now, addr));
                     self.pump(node);
                 }
             }
@@ -451,7 +506,7 @@ impl Sim {
                         &bytes[..bytes.len().min(40)]
                     );
                 }
-                self.nodes[node].torrent.handle_data(now, key, &bytes);
+                self.engine(node, |t| t.handle_data(now, key, &bytes));
                 self.pump(node);
             }
             Ev::Closed { conn, to, why } => {
@@ -459,7 +514,7 @@ impl Sim {
                 let Some(key) = key else { return };
                 if self.nodes[node].conns.remove(&key).is_some() && self.nodes[node].alive {
                     self.nodes[node].sending.remove(&conn);
-                    self.nodes[node].torrent.handle_closed(now, key, why);
+                    self.engine(node, |t| t.handle_closed(now, key, why));
                     self.pump(node);
                 }
             }
@@ -555,7 +610,6 @@ impl Sim {
     fn disk(&mut self, node: usize, job: DiskJob) {
         let now = self.now;
         let layout = self.content.meta.layout();
-        let n = &mut self.nodes[node];
         match job {
             DiskJob::Write {
                 piece,
@@ -563,8 +617,11 @@ impl Sim {
                 data,
             } => {
                 let at = layout.piece_offset(piece) + u64::from(offset);
-                n.storage.write(&self.content, at, &data);
-                n.torrent.handle_write(now, piece, offset, Ok(()));
+                self.timed(
+                    |p| &mut p.storage,
+                    |sim| sim.nodes[node].storage.write(&sim.content, at, &data),
+                );
+                self.engine(node, |t| t.handle_write(now, piece, offset, Ok(())));
             }
             DiskJob::Read {
                 id,
@@ -572,21 +629,32 @@ impl Sim {
                 offset,
                 length,
             } => {
-                if n.spec.behaviour == Behaviour::Silent {
+                let behaviour = self.nodes[node].spec.behaviour;
+                if behaviour == Behaviour::Silent {
                     return;
                 }
                 let at = layout.piece_offset(piece) + u64::from(offset);
-                let mut data = n.storage.read(&self.content, at, length as usize);
-                if n.spec.behaviour == Behaviour::Corrupt {
+                let mut data = self.timed(
+                    |p| &mut p.storage,
+                    |sim| {
+                        sim.nodes[node]
+                            .storage
+                            .read(&sim.content, at, length as usize)
+                    },
+                );
+                if behaviour == Behaviour::Corrupt {
                     if let Some(b) = data.get_mut(length as usize / 2) {
                         *b ^= 0x5a;
                     }
                 }
-                n.torrent.handle_read(now, id, Ok(&data));
+                self.engine(node, |t| t.handle_read(now, id, Ok(&data)));
             }
             DiskJob::Hash { piece } => {
-                let digest = n.storage.hash(&self.content, piece);
-                n.torrent.handle_hash(now, piece, Ok(digest));
+                let digest = self.timed(
+                    |p| &mut p.hashing,
+                    |sim| sim.nodes[node].storage.hash(&sim.content, piece),
+                );
+                self.engine(node, |t| t.handle_hash(now, piece, Ok(digest)));
             }
         }
     }
@@ -598,38 +666,50 @@ impl Sim {
             return;
         }
         loop {
-            let n = &mut self.nodes[node];
+            let n = &self.nodes[node];
             if n.sending.is_empty() || n.uplink_free > now {
                 break;
             }
-            let ids: Vec<usize> = n.sending.iter().copied().collect();
-            let conn = ids[n.rr % ids.len()];
-            n.rr = n.rr.wrapping_add(1);
+            // Round-robin: the next connection after the last one served.
+            let Some(conn) = n
+                .sending
+                .range(n.rr + 1..)
+                .next()
+                .or(n.sending.first())
+                .copied()
+            else {
+                break;
+            };
+            self.nodes[node].rr = conn;
             let c = &self.conns[conn];
             let side = if c.ends[0].0 == node { 0 } else { 1 };
-            let Some(key) = c.ends[side].1 else {
+            let (Some(key), true) = (c.ends[side].1, c.open) else {
                 self.nodes[node].sending.remove(&conn);
                 continue;
             };
-            let pending = n.torrent.send_buffer(key);
-            if pending.is_empty() || !c.open {
-                n.sending.remove(&conn);
+            let bytes = self.engine(node, |t| {
+                let pending = t.send_buffer(key);
+                let take = pending.len().min(CHUNK);
+                let bytes = pending[..take].to_vec();
+                t.handle_sent(now, key, take);
+                bytes
+            });
+            if bytes.is_empty() {
+                self.nodes[node].sending.remove(&conn);
                 continue;
             }
-            let take = pending.len().min(CHUNK);
-            let bytes = pending[..take].to_vec();
-            n.torrent.handle_sent(now, key, take);
-            n.sent_bytes += take as u64;
-            self.wire_bytes += take as u64;
+            let n = &mut self.nodes[node];
+            n.sent_bytes += bytes.len() as u64;
+            self.wire_bytes += bytes.len() as u64;
             let ser = match n.spec.upload {
-                Some(bw) => {
-                    Duration::from_nanos((take as u64).saturating_mul(1_000_000_000) / bw.max(1))
-                }
+                Some(bw) => Duration::from_nanos(
+                    (bytes.len() as u64).saturating_mul(1_000_000_000) / bw.max(1),
+                ),
                 None => Duration::ZERO,
             };
             n.uplink_free = now + ser;
             let other = 1 - side;
-            let remote = c.ends[other].0;
+            let remote = self.conns[conn].ends[other].0;
             let arrive =
                 (now + ser + self.latency(node, remote)).max(self.conns[conn].last_arrival[other]);
             self.conns[conn].last_arrival[other] = arrive;
@@ -649,7 +729,7 @@ impl Sim {
 
     /// Acts on a node's outputs without rescheduling its uplink.
     fn pump_outputs_only(&mut self, node: usize) {
-        while let Some(out) = self.nodes[node].torrent.poll() {
+        while let Some(out) = self.engine(node, |t| t.poll()) {
             self.act(node, out);
         }
     }
