@@ -64,3 +64,33 @@ fn one_seed_one_leecher_64_mib() {
     // The link allows 50 MiB/s; a working pipeline gets close to it.
     assert!(secs < 64.0 / 50.0 * 1.25, "too slow: {secs:.2} s");
 }
+
+#[test]
+fn resume_fetches_only_the_missing_pieces() {
+    let content = Content::single(8, 4 << 20, 128 << 10);
+    let mut sim = Sim::new(8, content);
+    let seed = sim.add_node(NodeSpec::seed());
+    // Every third piece was verified in an earlier run.
+    let leech = sim.add_node(NodeSpec::leecher().real_bytes().resume(|p| p % 3 == 0));
+    let before = sim.nodes[leech].torrent.have().count();
+    assert_eq!(before, 11);
+    sim.introduce(leech, seed);
+    assert!(sim.run_until_complete(&[leech], Duration::from_secs(60)));
+    let fetched: Vec<u32> = sim
+        .events_of(leech, |e| matches!(e, Event::PieceVerified { .. }))
+        .map(|(_, e)| match e {
+            Event::PieceVerified { piece } => *piece,
+            _ => unreachable!(),
+        })
+        .collect();
+    assert_eq!(fetched.len(), 32 - 11);
+    assert!(
+        fetched.iter().all(|p| p % 3 != 0),
+        "a resumed piece was fetched again"
+    );
+    let stats = sim.nodes[leech].torrent.stats(sim.now());
+    assert_eq!(stats.downloaded, 21 * (128 << 10));
+    let mut expected = vec![0u8; sim.content.len() as usize];
+    sim.content.fill(0, &mut expected);
+    assert!(sim.nodes[leech].storage.bytes() == Some(&expected[..]));
+}

@@ -76,6 +76,9 @@ pub struct NodeSpec {
     pub tweak: Option<fn(&mut Config)>,
     /// Accepts incoming connections.
     pub listening: bool,
+    /// For a leecher: pieces it already has verified (resume), with their
+    /// bytes in storage.
+    pub resume: Option<fn(u32) -> bool>,
 }
 
 impl NodeSpec {
@@ -89,7 +92,14 @@ impl NodeSpec {
             behaviour: Behaviour::Honest,
             tweak: None,
             listening: true,
+            resume: None,
         }
+    }
+
+    /// Starting with the pieces for which `has` is true already verified.
+    pub fn resume(mut self, has: fn(u32) -> bool) -> NodeSpec {
+        self.resume = Some(has);
+        self
     }
 
     /// A leecher with unlimited bandwidth and 5 ms latency.
@@ -319,16 +329,26 @@ impl Sim {
             f(&mut cfg);
         }
         let info = &self.content.meta.info;
-        let have = if spec.seed {
+        let mut have = if spec.seed {
             Bitfield::full(info.piece_count())
         } else {
             Bitfield::new(info.piece_count())
         };
-        let storage = match (spec.real_bytes, spec.seed) {
+        let mut storage = match (spec.real_bytes, spec.seed) {
             (true, true) => Storage::full_bytes(&self.content),
             (true, false) => Storage::empty_bytes(&self.content),
             (false, full) => Storage::checked(&self.content, full),
         };
+        if let (Some(has), false) = (spec.resume, spec.seed) {
+            let layout = self.content.meta.layout();
+            for piece in (0..info.piece_count()).filter(|&p| has(p)) {
+                have.set(piece, true);
+                let at = layout.piece_offset(piece);
+                let mut bytes = vec![0u8; layout.piece_len(piece) as usize];
+                self.content.fill(at, &mut bytes);
+                storage.write(&self.content, at, &bytes);
+            }
+        }
         let torrent = Torrent::new(
             self.content.meta.info_hash,
             info.clone(),
