@@ -45,3 +45,8 @@ fn magnet_corpus() {
 fn wire_corpus() {
     replay("wire", fuzzing::wire);
 }
+
+#[test]
+fn engine_corpus() {
+    replay("engine", fuzzing::engine);
+}

@@ -143,11 +143,22 @@ pub struct PeerView<'a> {
     pub allowed_fast: &'a [u32],
     /// Most blocks of one urgent piece this peer should take (its share).
     pub urgent_share: u32,
+    /// Blocks this peer still owes an answer for (cancelled requests of a
+    /// Fast peer): asking again would bring the block twice.
+    pub owed: &'a [BlockRef],
 }
 
 impl PeerView<'_> {
     fn may_ask(&self, piece: u32) -> bool {
         self.has.get(piece) && (!self.choked || self.allowed_fast.contains(&piece))
+    }
+
+    fn owes(&self, piece: u32, block: usize) -> bool {
+        !self.owed.is_empty()
+            && self.owed.contains(&BlockRef {
+                piece,
+                block: block as u32,
+            })
     }
 }
 
@@ -423,7 +434,7 @@ impl Picker {
                 break;
             };
             self.start(piece);
-            self.take_free(piece, peer.key, target, out);
+            self.take_free(piece, peer, target, out);
         }
         if out.len() < target && self.in_endgame() {
             self.pick_endgame(peer, target, out);
@@ -452,10 +463,10 @@ impl Picker {
                 let mine = self.requested_by(piece, peer.key);
                 let share = (peer.urgent_share.max(1) as usize).saturating_sub(mine);
                 let limit = target.min(out.len() + share);
-                self.take_free(piece, peer.key, limit, out);
-                self.take_sooner(piece, peer.key, limit, out, sooner);
+                self.take_free(piece, peer, limit, out);
+                self.take_sooner(piece, peer, limit, out, sooner);
             } else {
-                self.take_free(piece, peer.key, target, out);
+                self.take_free(piece, peer, target, out);
             }
         }
     }
@@ -467,7 +478,8 @@ impl Picker {
             .filter(|(&p, part)| {
                 part.free > 0 && self.slots[p as usize].phase == Phase::Downloading
             })
-            .filter(|(&p, _)| self.wanted(p) && peer.may_ask(p))
+            // Urgent pieces are shared out by `pick_streams` only.
+            .filter(|(&p, _)| self.wanted(p) && peer.may_ask(p) && !self.is_urgent(p))
             .map(|(&p, part)| {
                 let own = part.last_peer == Some(peer.key);
                 (!own, self.slots[p as usize].priority, part.free, p)
@@ -484,7 +496,7 @@ impl Picker {
             if out.len() >= target {
                 break;
             }
-            self.take_free(piece, peer.key, target, out);
+            self.take_free(piece, peer, target, out);
         }
     }
 
@@ -571,7 +583,7 @@ impl Picker {
                         return;
                     }
                     if let BlockState::Requested(r) = state {
-                        if r.len() == max_existing && r.insert(peer.key) {
+                        if r.len() == max_existing && !peer.owes(piece, i) && r.insert(peer.key) {
                             out.push(BlockRef {
                                 piece,
                                 block: i as u32,
@@ -601,7 +613,13 @@ impl Picker {
         }
     }
 
-    fn take_free(&mut self, piece: u32, peer: PeerKey, target: usize, out: &mut Vec<BlockRef>) {
+    fn take_free(
+        &mut self,
+        piece: u32,
+        peer: &PeerView<'_>,
+        target: usize,
+        out: &mut Vec<BlockRef>,
+    ) {
         let Some(part) = self.partials.get_mut(&piece) else {
             return;
         };
@@ -612,12 +630,12 @@ impl Picker {
             if out.len() >= target {
                 break;
             }
-            if *state == BlockState::Free {
+            if *state == BlockState::Free && !peer.owes(piece, i) {
                 let mut r = Requesters::default();
-                r.insert(peer);
+                r.insert(peer.key);
                 *state = BlockState::Requested(r);
                 part.free -= 1;
-                part.last_peer = Some(peer);
+                part.last_peer = Some(peer.key);
                 out.push(BlockRef {
                     piece,
                     block: i as u32,
@@ -629,7 +647,7 @@ impl Picker {
     fn take_sooner(
         &mut self,
         piece: u32,
-        peer: PeerKey,
+        peer: &PeerView<'_>,
         target: usize,
         out: &mut Vec<BlockRef>,
         sooner: &dyn Fn(&Requesters) -> bool,
@@ -643,8 +661,8 @@ impl Picker {
                 break;
             }
             if let BlockState::Requested(r) = state {
-                if !r.contains(peer) && !r.is_full() && sooner(r) {
-                    r.insert(peer);
+                if !r.contains(peer.key) && !r.is_full() && !peer.owes(piece, i) && sooner(r) {
+                    r.insert(peer.key);
                     out.push(BlockRef {
                         piece,
                         block: i as u32,

@@ -7,11 +7,21 @@ use crate::torrent::PeerKey;
 pub const MAX_REQUESTERS: usize = 3;
 
 /// A tiny inline set of peers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Requesters {
     ids: [PeerKey; MAX_REQUESTERS],
     len: u8,
 }
+
+/// Sets with the same peers in the same order are equal, whatever is left in
+/// the unused slots.
+impl PartialEq for Requesters {
+    fn eq(&self, other: &Requesters) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Requesters {}
 
 impl Requesters {
     /// The peers, oldest request first.

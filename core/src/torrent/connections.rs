@@ -342,7 +342,7 @@ impl Torrent {
         let peer = self.peers.remove(key.slot as usize);
         // Requests it held go back to the picker.
         for o in &peer.outgoing {
-            if !o.cancelled {
+            if o.is_live() {
                 self.picker.unrequest(o.block, key);
             }
         }

@@ -55,7 +55,16 @@ impl Torrent {
         {
             let peers = &self.peers;
             let p = &peers[key.slot as usize];
+            // Never ask a Fast peer again for a block it still owes an answer
+            // for (we cancelled it): both answers would come, one wasted.
+            let owed: Vec<BlockRef> = p
+                .outgoing
+                .iter()
+                .filter(|o| !o.is_live())
+                .map(|o| o.block)
+                .collect();
             let view = PeerView {
+                owed: &owed,
                 key,
                 has: &p.has,
                 choked: p.peer_choking,
@@ -88,7 +97,7 @@ impl Torrent {
                 block,
                 length: req.length,
                 sent_at: now,
-                cancelled: false,
+                cancelled: None,
             });
             p.push(now, &Message::Request(req));
         }
@@ -206,7 +215,7 @@ impl Torrent {
         let Some(pos) = p
             .outgoing
             .iter()
-            .position(|o| o.block == block && !o.cancelled)
+            .position(|o| o.block == block && o.is_live())
         else {
             return;
         };
@@ -217,7 +226,7 @@ impl Torrent {
         };
         if p.fast {
             // A Fast peer still answers with the block or a reject.
-            p.outgoing[pos].cancelled = true;
+            p.outgoing[pos].cancelled = Some(now);
         } else {
             p.outgoing.remove(pos);
         }
@@ -235,10 +244,14 @@ impl Torrent {
             return;
         };
         let o = p.outgoing.remove(pos).expect("position found");
-        if !o.cancelled {
+        if o.is_live() {
             self.picker.unrequest(o.block, key);
             // Another peer may take it now.
             self.refill_all(now);
+        } else {
+            // The answer to a cancelled request: this peer owes nothing for
+            // that block any more and may be asked for it again.
+            self.fill_requests(now, key);
         }
     }
 
@@ -251,7 +264,7 @@ impl Torrent {
         let allowed = p.allowed_fast_in.clone();
         let mut released = Vec::new();
         p.outgoing.retain_mut(|o| {
-            if o.cancelled {
+            if !o.is_live() {
                 return fast;
             }
             if fast && allowed.contains(&o.block.piece) {
@@ -259,7 +272,7 @@ impl Torrent {
             }
             released.push(o.block);
             if fast {
-                o.cancelled = true;
+                o.cancelled = Some(now);
                 true
             } else {
                 false
@@ -293,7 +306,7 @@ impl Torrent {
             let blocks: Vec<BlockRef> = p
                 .outgoing
                 .iter()
-                .filter(|o| !o.cancelled)
+                .filter(|o| o.is_live())
                 .map(|o| o.block)
                 .collect();
             for b in blocks {
@@ -310,7 +323,7 @@ impl Torrent {
         for key in self.keys() {
             let p = self.peer_mut(key).expect("listed");
             p.outgoing
-                .retain(|o| !o.cancelled || now - o.sent_at < timeout.saturating_mul(2));
+                .retain(|o| o.cancelled.is_none_or(|at| now - at < timeout));
         }
         if freed {
             self.refill_all(now);
@@ -327,7 +340,7 @@ impl Torrent {
             let doomed: Vec<BlockRef> = p
                 .outgoing
                 .iter()
-                .filter(|o| !o.cancelled)
+                .filter(|o| o.is_live())
                 .skip(keep)
                 .map(|o| o.block)
                 .filter(|b| {

@@ -24,9 +24,16 @@ pub struct Outstanding {
     pub block: BlockRef,
     pub length: u32,
     pub sent_at: Time,
-    /// We cancelled it (or the peer choked us) but a Fast peer still owes an
-    /// answer, so a late block is not a protocol error.
-    pub cancelled: bool,
+    /// When we cancelled it (or the peer choked us). A Fast peer still owes
+    /// an answer, so a late block or reject for it is not a protocol error.
+    pub cancelled: Option<Time>,
+}
+
+impl Outstanding {
+    /// True for a request we still expect data for.
+    pub fn is_live(&self) -> bool {
+        self.cancelled.is_none()
+    }
 }
 
 /// A read job for a block this peer asked for.
@@ -167,14 +174,17 @@ impl Peer {
 
     /// Requests still expected to be answered with data.
     pub fn live_requests(&self) -> usize {
-        self.outgoing.iter().filter(|o| !o.cancelled).count()
+        self.outgoing
+            .iter()
+            .filter(|o| o.cancelled.is_none())
+            .count()
     }
 
     /// Bytes of live requests queued at this peer.
     pub fn queued_bytes(&self) -> u64 {
         self.outgoing
             .iter()
-            .filter(|o| !o.cancelled)
+            .filter(|o| o.cancelled.is_none())
             .map(|o| u64::from(o.length))
             .sum()
     }

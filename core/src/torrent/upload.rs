@@ -65,9 +65,8 @@ impl Torrent {
             }
             return;
         }
-        if p.incoming.contains(&r) || p.reads.iter().any(|x| x.request == r) {
-            return;
-        }
+        // A repeated request is served again: under BEP 6 every request gets
+        // its own answer (the first may have been cancelled meanwhile).
         p.incoming.push_back(r);
         self.schedule_reads(now, key);
     }
