@@ -1,17 +1,62 @@
 //! sluice-std: the blocking driver for [`sluice_core`], built on `std` alone.
 //!
-//! It will put the core's state machines on real sockets and files with a
-//! thread per job, and serve as the reference driver for the conformance
-//! suite. For now it re-exports the core so programs can already parse
-//! torrents and magnet links through it.
+//! It runs the core's sans-IO torrent engine on real sockets and files with a
+//! thread per job: one engine thread per torrent owns the state machine; every
+//! connection has a reader and a writer thread; a few disk workers write,
+//! read and hash; one thread accepts peers. The engine thread never blocks on
+//! a peer or a disk, so a peer that stops reading stalls only itself.
 //!
-//! ```
-//! let link = sluice_std::core::magnet::MagnetLink::parse(
-//!     "magnet:?xt=urn:btih:c12fe1c06bba254a9dc9f519b335aa7c1367a88a",
-//! ).unwrap();
-//! assert_eq!(link.info_hash.to_hex(), "c12fe1c06bba254a9dc9f519b335aa7c1367a88a");
+//! What a program uses:
+//!
+//! * [`Client`]: start with [`ClientOptions`] (listen address, download folder,
+//!   peer limit, upload slots, verify-on-start, storage backend), add torrents,
+//!   shut down cleanly.
+//! * [`TorrentHandle`]: files, `connect`/`disconnect`/`block`, select and
+//!   deselect files, progress, events, `remove(keep_verified)`, and
+//!   [`FileReader`]s: blocking `Read + Seek` over a file or a byte range of it
+//!   that fetch what they need first and never return unverified bytes.
+//! * [`storage::Storage`]: the backend trait, with a file backend (the default)
+//!   and a memory backend.
+//!
+//! Downloading a torrent from a known peer and reading its first file:
+//!
+//! ```no_run
+//! use std::io::Read;
+//! use sluice_std::{Client, ClientOptions};
+//!
+//! let mut opts = ClientOptions::new("downloads");
+//! opts.listen = "127.0.0.1:0".parse().unwrap();
+//! let client = Client::start(opts)?;
+//! let torrent = client.add_torrent_file("example.torrent")?;
+//! torrent.connect("127.0.0.1:6881".parse().unwrap());
+//! let mut first = torrent.reader(0)?;
+//! let mut head = [0u8; 1024];
+//! first.read_exact(&mut head)?; // blocks until those bytes are verified
+//! torrent.wait_complete(None)?;
+//! client.shutdown()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod client;
+mod disk;
+mod error;
+mod handle;
+mod net;
+mod options;
+mod reader;
+pub mod resume;
+mod runner;
+mod startup;
+mod status;
+pub mod storage;
+
+pub use client::{AddOptions, Client};
+pub use error::Error;
+pub use handle::{FileInfo, TorrentHandle};
+pub use options::{ClientOptions, StorageChoice, StorageFactory};
+pub use reader::FileReader;
 pub use sluice_core as core;
+pub use sluice_core::picker::Priority;
+pub use sluice_core::torrent::{Event, PeerInfo, Stats};

@@ -1,0 +1,348 @@
+//! [`Client`]: a listening socket and the torrents behind it.
+//!
+//! Inbound connections are accepted on one thread, which reads the peer's
+//! 68-byte handshake (with a timeout) to learn which torrent it is for and
+//! hands the socket to that torrent's engine thread.
+
+use std::collections::hash_map::RandomState;
+use std::collections::BTreeMap;
+use std::hash::{BuildHasher, Hasher};
+use std::io::{self, Read};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+use sluice_core::metainfo::Metainfo;
+use sluice_core::picker::Priority;
+use sluice_core::torrent::{Config, Torrent};
+use sluice_core::wire::Handshake;
+use sluice_core::{InfoHash, PeerId, Time};
+
+use crate::error::Error;
+use crate::handle::{Inner, TorrentHandle};
+use crate::options::{ClientOptions, StorageChoice};
+use crate::resume;
+use crate::runner::{Msg, ResumeTarget, Runner, CHANNEL};
+use crate::startup::initial_pieces;
+use crate::status::Shared;
+use crate::storage::{FileStorage, MemoryStorage, Storage};
+
+/// How long an inbound peer has to send its handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How a torrent is added.
+#[derive(Debug, Clone, Default)]
+pub struct AddOptions {
+    /// Files to download; `None` selects every file. Deselected files are
+    /// still streamed on demand (torrent-stream selects nothing by default;
+    /// pass `Some(vec![])` for that).
+    pub selected: Option<Vec<usize>>,
+    /// Peers to connect to at once.
+    pub peers: Vec<SocketAddr>,
+}
+
+struct ClientInner {
+    opts: ClientOptions,
+    peer_id: PeerId,
+    local_addr: SocketAddr,
+    torrents: Mutex<BTreeMap<InfoHash, TorrentHandle>>,
+    senders: Mutex<BTreeMap<InfoHash, SyncSender<Msg>>>,
+    stopping: AtomicBool,
+    start: Instant,
+}
+
+/// A BitTorrent client: one listen address, one download folder, any number of
+/// torrents, each run by its own engine thread.
+///
+/// ```no_run
+/// use sluice_std::{Client, ClientOptions};
+///
+/// let mut opts = ClientOptions::new("downloads");
+/// opts.listen = "127.0.0.1:0".parse().unwrap();
+/// let client = Client::start(opts)?;
+/// let torrent = client.add_torrent_file("debian.torrent")?;
+/// torrent.connect("127.0.0.1:51413".parse().unwrap());
+/// torrent.wait_complete(None)?;
+/// client.shutdown()?;
+/// # Ok::<(), sluice_std::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<ClientInner>,
+}
+
+impl Client {
+    /// Binds the listen address and starts accepting peers.
+    pub fn start(opts: ClientOptions) -> Result<Client, Error> {
+        let listener = TcpListener::bind(opts.listen)?;
+        let local_addr = listener.local_addr()?;
+        let inner = Arc::new(ClientInner {
+            peer_id: fresh_peer_id(),
+            local_addr,
+            torrents: Mutex::new(BTreeMap::new()),
+            senders: Mutex::new(BTreeMap::new()),
+            stopping: AtomicBool::new(false),
+            start: Instant::now(),
+            opts,
+        });
+        let acceptor = inner.clone();
+        thread::Builder::new()
+            .name("sluice-listen".into())
+            .spawn(move || accept_loop(listener, &acceptor))?;
+        Ok(Client { inner })
+    }
+
+    /// The address peers can reach us at.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local_addr
+    }
+
+    /// Our peer id.
+    pub fn peer_id(&self) -> PeerId {
+        self.inner.peer_id
+    }
+
+    /// The options the client was started with.
+    pub fn options(&self) -> &ClientOptions {
+        &self.inner.opts
+    }
+
+    /// Adds a torrent from a `.torrent` file.
+    pub fn add_torrent_file(&self, path: impl AsRef<Path>) -> Result<TorrentHandle, Error> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        self.add_torrent_bytes(&bytes)
+    }
+
+    /// Adds a torrent from the bytes of a `.torrent` file.
+    pub fn add_torrent_bytes(&self, bytes: &[u8]) -> Result<TorrentHandle, Error> {
+        self.add_torrent(Metainfo::from_bytes(bytes)?, AddOptions::default())
+    }
+
+    /// Adds a parsed torrent. Existing data in the download folder is checked
+    /// first (see [`ClientOptions::verify_on_start`]).
+    pub fn add_torrent(&self, meta: Metainfo, add: AddOptions) -> Result<TorrentHandle, Error> {
+        let opts = &self.inner.opts;
+        let info_hash = meta.info_hash;
+        if self
+            .inner
+            .torrents
+            .lock()
+            .map_err(|_| poisoned())?
+            .contains_key(&info_hash)
+        {
+            return Err(Error::Duplicate(info_hash));
+        }
+        let files = meta.info.files.len();
+        let selected = |i: usize| add.selected.as_ref().is_none_or(|s| s.contains(&i));
+        let deselected: Vec<usize> = (0..files).filter(|&i| !selected(i)).collect();
+        let (storage, resume_target): (Arc<dyn Storage>, _) = match &opts.storage {
+            StorageChoice::Files => {
+                let s = FileStorage::new(
+                    &opts.download_dir,
+                    &meta.info,
+                    &info_hash.to_hex(),
+                    &deselected,
+                );
+                let target = opts.resume.then(|| ResumeTarget {
+                    path: resume::resume_path(&opts.download_dir, &info_hash),
+                    info_hash,
+                });
+                (Arc::new(s), target)
+            }
+            StorageChoice::Memory => (Arc::new(MemoryStorage::new(&meta.layout())), None),
+            StorageChoice::Custom(make) => (make(&meta, &opts.download_dir)?, None),
+        };
+
+        let record = resume_target
+            .as_ref()
+            .and_then(|t| resume::load(&t.path, &info_hash, meta.info.piece_count(), files));
+        let threads = thread::available_parallelism().map_or(2, |n| n.get());
+        let have = initial_pieces(
+            &*storage,
+            &meta.info,
+            record.as_ref(),
+            opts.verify_on_start,
+            threads,
+        );
+
+        let mut cfg = Config::new(self.inner.peer_id, opts.seed.unwrap_or_else(random_u64));
+        cfg.max_peers = opts.max_peers;
+        cfg.upload_slots = opts.upload_slots;
+        cfg.listen_port = Some(self.inner.local_addr.port());
+        let now = Time::from_duration(self.inner.start.elapsed());
+        let mut torrent = Torrent::new(info_hash, meta.info.clone(), cfg, have.clone(), now);
+        for &i in &deselected {
+            torrent.set_file_priority(now, i, Priority::Skip);
+        }
+        torrent.add_peers(now, add.peers.iter().copied());
+
+        let (tx, rx) = mpsc::sync_channel(CHANNEL);
+        let shared = Arc::new(Shared::new(have));
+        let runner = Runner::new(
+            torrent,
+            rx,
+            tx.clone(),
+            storage.clone(),
+            shared.clone(),
+            opts.disk_threads,
+            opts.connect_timeout,
+            resume_target,
+            self.inner.start,
+        )?;
+        thread::Builder::new()
+            .name(format!("sluice-engine-{}", &info_hash.to_hex()[..8]))
+            .spawn(move || runner.run())?;
+        let handle = TorrentHandle {
+            inner: Arc::new(Inner {
+                tx: tx.clone(),
+                shared,
+                storage,
+                meta,
+                download_dir: opts.download_dir.clone(),
+                trackers: opts.trackers.clone(),
+            }),
+        };
+        self.inner
+            .torrents
+            .lock()
+            .map_err(|_| poisoned())?
+            .insert(info_hash, handle.clone());
+        self.inner
+            .senders
+            .lock()
+            .map_err(|_| poisoned())?
+            .insert(info_hash, tx);
+        Ok(handle)
+    }
+
+    /// The torrents added so far.
+    pub fn torrents(&self) -> Vec<TorrentHandle> {
+        self.inner
+            .torrents
+            .lock()
+            .map(|t| t.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Stops one torrent and forgets it; with `remove`, deletes its data too
+    /// (see [`TorrentHandle::remove`]).
+    pub fn remove_torrent(&self, info_hash: &InfoHash, remove: Option<bool>) -> Result<(), Error> {
+        let handle = self
+            .inner
+            .torrents
+            .lock()
+            .map_err(|_| poisoned())?
+            .remove(info_hash);
+        self.inner
+            .senders
+            .lock()
+            .map_err(|_| poisoned())?
+            .remove(info_hash);
+        match (handle, remove) {
+            (Some(h), Some(keep)) => h.remove(keep),
+            (Some(h), None) => h.stop(),
+            (None, _) => Ok(()),
+        }
+    }
+
+    /// Stops accepting peers and stops every torrent: connections closed,
+    /// queued writes finished, files flushed, resume files saved.
+    pub fn shutdown(self) -> Result<(), Error> {
+        self.inner.stopping.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect_timeout(
+            &wake_addr(self.inner.local_addr),
+            Duration::from_millis(200),
+        );
+        let mut first_error = None;
+        for h in self.torrents() {
+            if let Err(e) = h.stop() {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// A connectable form of the listen address (0.0.0.0 is not).
+fn wake_addr(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], addr.port()))
+    } else {
+        addr
+    }
+}
+
+fn poisoned() -> Error {
+    Error::Io(io::Error::other("client lock poisoned"))
+}
+
+fn accept_loop(listener: TcpListener, client: &Arc<ClientInner>) {
+    for conn in listener.incoming() {
+        if client.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let Ok(stream) = conn else { continue };
+        let client = client.clone();
+        // The handshake is read off the accept thread, so a silent peer does
+        // not hold up the next one.
+        let _ = thread::Builder::new()
+            .name("sluice-inbound".into())
+            .spawn(move || route_inbound(stream, &client));
+    }
+}
+
+/// Reads the handshake of an inbound peer and hands the socket to its torrent.
+fn route_inbound(mut stream: TcpStream, client: &ClientInner) {
+    let Ok(addr) = stream.peer_addr() else { return };
+    if stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT)).is_err() {
+        return;
+    }
+    let mut first = vec![0u8; Handshake::LEN];
+    if stream.read_exact(&mut first).is_err() || stream.set_read_timeout(None).is_err() {
+        return;
+    }
+    let Ok(hs) = Handshake::decode(&first) else {
+        return;
+    };
+    let sender = client
+        .senders
+        .lock()
+        .ok()
+        .and_then(|s| s.get(&hs.info_hash).cloned());
+    if let Some(tx) = sender {
+        let _ = tx.send(Msg::Inbound(stream, addr, first));
+    }
+}
+
+/// A peer id "-SL0100-" followed by twelve random characters.
+fn fresh_peer_id() -> PeerId {
+    let mut id = *b"-SL0100-000000000000";
+    let mut r = random_u64();
+    for b in &mut id[8..] {
+        *b = b"0123456789abcdefghijklmnopqrstuvwxyz"[(r % 36) as usize];
+        r /= 36;
+        if r == 0 {
+            r = random_u64();
+        }
+    }
+    PeerId(id)
+}
+
+/// 64 random bits from what std offers: the per-process random keys of
+/// `RandomState`, mixed with the time.
+fn random_u64() -> u64 {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
+}

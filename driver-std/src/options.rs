@@ -1,0 +1,98 @@
+//! What a program can set: the client's options and the storage backend.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sluice_core::metainfo::Metainfo;
+
+use crate::storage::Storage;
+
+/// Makes the storage of one torrent: given its metainfo and the download
+/// folder. torrent-stream's `storage` option.
+pub type StorageFactory =
+    Arc<dyn Fn(&Metainfo, &Path) -> io::Result<Arc<dyn Storage>> + Send + Sync>;
+
+/// Which storage backend new torrents get.
+#[derive(Clone, Default)]
+pub enum StorageChoice {
+    /// Files under the download folder ([`FileStorage`](crate::storage::FileStorage)).
+    #[default]
+    Files,
+    /// Memory ([`MemoryStorage`](crate::storage::MemoryStorage)); nothing
+    /// survives the process.
+    Memory,
+    /// A backend of the program's own.
+    Custom(StorageFactory),
+}
+
+impl fmt::Debug for StorageChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StorageChoice::Files => "Files",
+            StorageChoice::Memory => "Memory",
+            StorageChoice::Custom(_) => "Custom",
+        })
+    }
+}
+
+/// Options of a [`Client`](crate::Client).
+///
+/// ```
+/// use sluice_std::ClientOptions;
+///
+/// let mut opts = ClientOptions::new("downloads");
+/// opts.listen = "127.0.0.1:0".parse().unwrap();
+/// opts.max_peers = 50;
+/// assert_eq!(opts.upload_slots, 4);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Where to listen for peers; port 0 picks a free one.
+    pub listen: SocketAddr,
+    /// The download folder.
+    pub download_dir: PathBuf,
+    /// Most peer connections per torrent.
+    pub max_peers: usize,
+    /// Upload slots per torrent (the optimistic unchoke comes on top).
+    pub upload_slots: usize,
+    /// Check existing data when a torrent is added (torrent-stream's `verify`).
+    /// A resume file that matches the files on disk skips the hashing.
+    pub verify_on_start: bool,
+    /// Write a resume file (file storage only) so restarts skip rehashing.
+    pub resume: bool,
+    /// Extra trackers for every torrent. Kept with the torrent; used once the
+    /// tracker client exists (see the README).
+    pub trackers: Vec<String>,
+    /// The storage backend.
+    pub storage: StorageChoice,
+    /// Give up on an outbound connection after this long.
+    pub connect_timeout: Duration,
+    /// Disk worker threads per torrent (reads, writes and hashing).
+    pub disk_threads: usize,
+    /// Seed of the engines' random choices; `None` for a fresh one per run.
+    pub seed: Option<u64>,
+}
+
+impl ClientOptions {
+    /// Defaults, downloading into `download_dir`, listening on all addresses
+    /// at port 6881.
+    pub fn new(download_dir: impl Into<PathBuf>) -> ClientOptions {
+        ClientOptions {
+            listen: SocketAddr::from(([0, 0, 0, 0], 6881)),
+            download_dir: download_dir.into(),
+            max_peers: 100,
+            upload_slots: 4,
+            verify_on_start: true,
+            resume: true,
+            trackers: Vec::new(),
+            storage: StorageChoice::Files,
+            connect_timeout: Duration::from_secs(10),
+            disk_threads: 2,
+            seed: None,
+        }
+    }
+}

@@ -1,0 +1,462 @@
+//! The engine thread of one torrent: it owns the [`Torrent`] and runs the
+//! sans-IO loop of `sluice_core` over one channel. Socket threads, disk
+//! workers, connectors and the program's handles all send it [`Msg`]s; it feeds
+//! each into the engine, drains the outputs (handing bytes to writer threads,
+//! jobs to disk workers, events to subscribers) and sleeps until the next
+//! message or the engine's timeout.
+//!
+//! It never blocks on anything but its own channel: writers get a chunk only
+//! when idle (`try_send`), disk jobs go to an unbounded queue. Everything that
+//! sends to it blocks when its bounded channel is full, which is the
+//! back-pressure that keeps a fast peer from filling memory.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use sluice_core::picker::Priority;
+use sluice_core::torrent::{
+    Direction, Event, Output, PeerInfo, PeerKey, Stats, StreamError, StreamId, Torrent,
+};
+use sluice_core::{Bitfield, InfoHash, Time};
+
+use crate::disk::{DiskDone, DiskPool};
+use crate::net::{self, Conn, WRITE_CHUNK};
+use crate::resume::{self, ResumeData};
+use crate::status::Shared;
+use crate::storage::Storage;
+
+/// Capacity of the engine's channel: senders block beyond it.
+pub const CHANNEL: usize = 512;
+
+/// Seconds between resume-file saves while pieces keep arriving.
+const RESUME_EVERY: Duration = Duration::from_secs(5);
+
+/// A message to the engine thread.
+pub enum Msg {
+    /// Bytes from a peer.
+    Data(PeerKey, Vec<u8>),
+    /// The connection ended.
+    Closed(PeerKey, String),
+    /// The writer sent this many bytes.
+    Sent(PeerKey, usize),
+    /// An outbound connection succeeded.
+    Connected(SocketAddr, TcpStream),
+    /// An outbound connection failed.
+    ConnectFailed(SocketAddr),
+    /// A peer connected to us; its handshake bytes were already read.
+    Inbound(TcpStream, SocketAddr, Vec<u8>),
+    /// A storage job finished.
+    Disk(DiskDone),
+    /// The program asks for something.
+    Cmd(Command),
+}
+
+/// What the program can ask of the engine thread.
+pub enum Command {
+    AddPeers(Vec<SocketAddr>),
+    Disconnect(SocketAddr),
+    Ban(IpAddr),
+    FilePriority(usize, Priority),
+    OpenStream {
+        file: usize,
+        range: Range<u64>,
+        position: u64,
+        reply: Sender<Result<StreamId, StreamError>>,
+    },
+    SeekStream(StreamId, u64),
+    CloseStream(StreamId),
+    Stats(Sender<Stats>),
+    Peers(Sender<Vec<PeerInfo>>),
+    Subscribe(Sender<Event>),
+    /// Stop the torrent; with `remove`, delete its data too (keeping verified
+    /// pieces if `Some(true)`).
+    Stop {
+        remove: Option<bool>,
+        reply: Sender<io::Result<()>>,
+    },
+}
+
+/// Where and whether to keep a resume file.
+pub struct ResumeTarget {
+    pub path: PathBuf,
+    pub info_hash: InfoHash,
+}
+
+/// The engine thread's state.
+pub struct Runner {
+    torrent: Torrent,
+    rx: Receiver<Msg>,
+    tx: SyncSender<Msg>,
+    conns: BTreeMap<PeerKey, Conn>,
+    disk: DiskPool,
+    pending_disk: usize,
+    storage: Arc<dyn Storage>,
+    shared: Arc<Shared>,
+    subscribers: Vec<Sender<Event>>,
+    start: Instant,
+    connect_timeout: Duration,
+    resume: Option<ResumeSaver>,
+}
+
+impl Runner {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        torrent: Torrent,
+        rx: Receiver<Msg>,
+        tx: SyncSender<Msg>,
+        storage: Arc<dyn Storage>,
+        shared: Arc<Shared>,
+        disk_threads: usize,
+        connect_timeout: Duration,
+        resume: Option<ResumeTarget>,
+        start: Instant,
+    ) -> io::Result<Runner> {
+        let disk = DiskPool::start(
+            disk_threads,
+            storage.clone(),
+            torrent.layout().clone(),
+            tx.clone(),
+        )?;
+        let resume = resume.map(|t| ResumeSaver::start(t, storage.clone()));
+        Ok(Runner {
+            torrent,
+            rx,
+            tx,
+            conns: BTreeMap::new(),
+            disk,
+            pending_disk: 0,
+            storage,
+            shared,
+            subscribers: Vec::new(),
+            start,
+            connect_timeout,
+            resume,
+        })
+    }
+
+    fn now(&self) -> Time {
+        Time::from_duration(self.start.elapsed())
+    }
+
+    /// Runs until the torrent is stopped.
+    pub fn run(mut self) {
+        self.drain_outputs();
+        loop {
+            let now = self.now();
+            let wait = self
+                .torrent
+                .poll_timeout()
+                .map_or(Duration::from_secs(1), |t| t.saturating_since(now))
+                .min(Duration::from_secs(1));
+            match self.rx.recv_timeout(wait) {
+                Ok(Msg::Cmd(Command::Stop { remove, reply })) => {
+                    let result = self.stop(remove);
+                    let _ = reply.send(result);
+                    return;
+                }
+                Ok(msg) => self.handle(msg),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+            let now = self.now();
+            if self.torrent.poll_timeout().is_some_and(|t| t <= now) {
+                self.torrent.handle_timeout(now);
+            }
+            self.drain_outputs();
+            if let Some(r) = &mut self.resume {
+                r.tick(self.torrent.have());
+            }
+        }
+    }
+
+    fn handle(&mut self, msg: Msg) {
+        let now = self.now();
+        match msg {
+            Msg::Data(key, bytes) => self.torrent.handle_data(now, key, &bytes),
+            Msg::Closed(key, why) => {
+                if let Some(c) = self.conns.remove(&key) {
+                    let _ = c.stream.shutdown(Shutdown::Both);
+                    self.torrent.handle_closed(now, key, &why);
+                }
+            }
+            Msg::Sent(key, n) => {
+                if let Some(c) = self.conns.get_mut(&key) {
+                    c.writing = None;
+                    self.torrent.handle_sent(now, key, n);
+                    self.pump_send(key);
+                }
+            }
+            Msg::Connected(addr, stream) => {
+                let key = self
+                    .torrent
+                    .handle_connected(now, addr, Direction::Outbound);
+                self.attach(key, stream);
+            }
+            Msg::ConnectFailed(addr) => self.torrent.handle_connect_failed(now, addr),
+            Msg::Inbound(stream, addr, first) => {
+                let key = self.torrent.handle_connected(now, addr, Direction::Inbound);
+                self.attach(key, stream);
+                if self.conns.contains_key(&key) {
+                    self.torrent.handle_data(now, key, &first);
+                }
+            }
+            Msg::Disk(done) => {
+                self.pending_disk = self.pending_disk.saturating_sub(1);
+                match done {
+                    DiskDone::Write {
+                        piece,
+                        offset,
+                        result,
+                    } => self.torrent.handle_write(now, piece, offset, result),
+                    DiskDone::Read { id, result } => {
+                        self.torrent
+                            .handle_read(now, id, result.as_deref().map_err(Clone::clone))
+                    }
+                    DiskDone::Hash { piece, result } => {
+                        self.torrent.handle_hash(now, piece, result)
+                    }
+                }
+            }
+            Msg::Cmd(cmd) => self.command(now, cmd),
+        }
+    }
+
+    fn command(&mut self, now: Time, cmd: Command) {
+        let t = &mut self.torrent;
+        match cmd {
+            Command::AddPeers(addrs) => t.add_peers(now, addrs),
+            Command::Disconnect(addr) => t.disconnect(now, addr),
+            Command::Ban(ip) => t.ban(now, ip),
+            Command::FilePriority(file, prio) => t.set_file_priority(now, file, prio),
+            Command::OpenStream {
+                file,
+                range,
+                position,
+                reply,
+            } => {
+                let _ = reply.send(t.open_stream_at(now, file, range, position));
+            }
+            Command::SeekStream(id, pos) => {
+                let _ = t.seek_stream(now, id, pos);
+            }
+            Command::CloseStream(id) => t.close_stream(now, id),
+            Command::Stats(reply) => {
+                let _ = reply.send(t.stats(now));
+            }
+            Command::Peers(reply) => {
+                let _ = reply.send(t.peers(now));
+            }
+            Command::Subscribe(tx) => self.subscribers.push(tx),
+            Command::Stop { .. } => unreachable!("handled by run"),
+        }
+    }
+
+    /// Starts the socket threads of a new connection.
+    fn attach(&mut self, key: PeerKey, stream: TcpStream) {
+        match net::start(key, stream, self.tx.clone()) {
+            Ok(conn) => {
+                self.conns.insert(key, conn);
+                self.pump_send(key);
+            }
+            Err(e) => {
+                let now = self.now();
+                self.torrent.handle_closed(now, key, &e.to_string());
+            }
+        }
+    }
+
+    /// Hands the next chunk of a peer's send buffer to its writer, if idle.
+    fn pump_send(&mut self, key: PeerKey) {
+        let Some(c) = self.conns.get_mut(&key) else {
+            return;
+        };
+        if c.writing.is_some() {
+            return;
+        }
+        let pending = self.torrent.send_buffer(key);
+        if pending.is_empty() {
+            return;
+        }
+        let n = pending.len().min(WRITE_CHUNK);
+        match c.writer.try_send(pending[..n].to_vec()) {
+            Ok(()) => c.writing = Some(n),
+            // The writer died; its reader reports the close.
+            Err(TrySendError::Disconnected(_)) => {}
+            Err(TrySendError::Full(_)) => unreachable!("a writer holds one chunk at most"),
+        }
+    }
+
+    fn drain_outputs(&mut self) {
+        while let Some(out) = self.torrent.poll() {
+            match out {
+                Output::Transmit(key) => self.pump_send(key),
+                Output::Connect(addr) => net::connect(addr, self.connect_timeout, self.tx.clone()),
+                Output::Close { peer, .. } => {
+                    if let Some(c) = self.conns.remove(&peer) {
+                        let _ = c.stream.shutdown(Shutdown::Both);
+                    }
+                }
+                Output::Disk(job) => {
+                    self.pending_disk += 1;
+                    self.disk.submit(job);
+                }
+                Output::Event(e) => self.publish(e),
+            }
+        }
+    }
+
+    fn publish(&mut self, e: Event) {
+        match &e {
+            Event::PieceVerified { piece } => {
+                let piece = *piece;
+                self.shared.update(|s| {
+                    s.have.set(piece, true);
+                });
+                if let Some(r) = &mut self.resume {
+                    r.dirty = true;
+                }
+            }
+            Event::Finished => self.shared.update(|s| s.finished = true),
+            Event::Complete => {
+                self.shared.update(|s| s.complete = true);
+                if let Some(r) = &mut self.resume {
+                    r.save_soon();
+                }
+            }
+            Event::Stopped { error } => {
+                let msg = error.to_string();
+                self.shared.update(|s| s.error = Some(msg));
+            }
+            Event::Stats(stats) => {
+                let stats = stats.clone();
+                self.shared.update(|s| s.stats = stats);
+            }
+            _ => {}
+        }
+        self.subscribers.retain(|tx| tx.send(e.clone()).is_ok());
+    }
+
+    /// Stops the torrent: closes every connection, lets queued disk jobs
+    /// finish, flushes, saves (or deletes) the resume file and, if asked,
+    /// deletes the data.
+    fn stop(&mut self, remove: Option<bool>) -> io::Result<()> {
+        let now = self.now();
+        self.torrent.shutdown(now);
+        self.drain_outputs();
+        for (_, c) in std::mem::take(&mut self.conns) {
+            let _ = c.stream.shutdown(Shutdown::Both);
+        }
+        // Let every queued job land before flushing.
+        while self.pending_disk > 0 {
+            match self.rx.recv_timeout(Duration::from_secs(30)) {
+                Ok(Msg::Disk(_)) => self.pending_disk -= 1,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        self.disk.finish();
+        let have = self.torrent.have().clone();
+        let mut result = self.storage.flush();
+        if let Some(saver) = self.resume.take() {
+            let r = saver.finish(&have, remove);
+            result = result.and(r);
+        }
+        if let Some(keep) = remove {
+            let keep = keep.then_some(&have);
+            result = result.and(self.storage.remove(keep));
+        }
+        self.shared.update(|s| s.stopped = true);
+        result
+    }
+}
+
+/// Saves the resume file on its own thread (it syncs the data first, which
+/// can take a while), at most every [`RESUME_EVERY`] while pieces arrive.
+struct ResumeSaver {
+    target: ResumeTarget,
+    storage: Arc<dyn Storage>,
+    jobs: Option<SyncSender<Bitfield>>,
+    worker: Option<thread::JoinHandle<()>>,
+    dirty: bool,
+    last: Instant,
+}
+
+impl ResumeSaver {
+    fn start(target: ResumeTarget, storage: Arc<dyn Storage>) -> ResumeSaver {
+        let (tx, rx) = mpsc::sync_channel::<Bitfield>(1);
+        let (path, info_hash, st) = (target.path.clone(), target.info_hash, storage.clone());
+        let worker = thread::Builder::new()
+            .name("sluice-resume".into())
+            .spawn(move || {
+                while let Ok(have) = rx.recv() {
+                    let _ = save(&path, &info_hash, &*st, have);
+                }
+            })
+            .ok();
+        ResumeSaver {
+            target,
+            storage,
+            jobs: Some(tx),
+            worker,
+            dirty: false,
+            last: Instant::now(),
+        }
+    }
+
+    fn save_soon(&mut self) {
+        self.dirty = true;
+        self.last = Instant::now() - RESUME_EVERY;
+    }
+
+    fn tick(&mut self, have: &Bitfield) {
+        if !self.dirty || self.last.elapsed() < RESUME_EVERY {
+            return;
+        }
+        if let Some(tx) = &self.jobs {
+            // Busy saving: the next tick tries again.
+            if tx.try_send(have.clone()).is_ok() {
+                self.dirty = false;
+                self.last = Instant::now();
+            }
+        }
+    }
+
+    /// Final save (or delete), after every write landed.
+    fn finish(mut self, have: &Bitfield, remove: Option<bool>) -> io::Result<()> {
+        self.jobs = None;
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+        match remove {
+            Some(false) => resume::delete(&self.target.path),
+            _ => save(
+                &self.target.path,
+                &self.target.info_hash,
+                &*self.storage,
+                have.clone(),
+            ),
+        }
+    }
+}
+
+/// Syncs the data, then records `have` with the files' current fingerprint.
+fn save(
+    path: &std::path::Path,
+    info_hash: &InfoHash,
+    storage: &dyn Storage,
+    have: Bitfield,
+) -> io::Result<()> {
+    storage.flush()?;
+    storage.check()?;
+    let Some(files) = storage.fingerprint() else {
+        return Ok(());
+    };
+    resume::save(path, info_hash, &ResumeData { have, files })
+}
