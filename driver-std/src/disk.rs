@@ -19,6 +19,7 @@ pub enum DiskDone {
     Write {
         piece: u32,
         offset: u32,
+        len: usize,
         result: Result<(), DiskError>,
     },
     /// A block was read.
@@ -117,6 +118,7 @@ fn run(job: DiskJob, storage: &dyn Storage, layout: &Layout) -> DiskDone {
         } => DiskDone::Write {
             piece,
             offset,
+            len: data.len(),
             result: storage.write(piece, offset, &data).map_err(err),
         },
         DiskJob::Read {

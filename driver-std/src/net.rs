@@ -7,6 +7,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -20,6 +21,54 @@ const READ_SIZE: usize = 64 * 1024;
 /// Largest chunk handed to a writer at once.
 pub const WRITE_CHUNK: usize = 256 * 1024;
 
+/// Bytes of received blocks waiting to be written, shared by a torrent's
+/// reader threads: above the limit they stop reading, so a disk slower than
+/// the network slows the peers down (TCP flow control) instead of filling
+/// memory.
+#[derive(Debug)]
+pub struct WriteBacklog {
+    bytes: Mutex<u64>,
+    drained: Condvar,
+    limit: u64,
+}
+
+impl WriteBacklog {
+    pub fn new(limit: u64) -> Arc<WriteBacklog> {
+        Arc::new(WriteBacklog {
+            bytes: Mutex::new(0),
+            drained: Condvar::new(),
+            limit,
+        })
+    }
+
+    /// A write of `n` bytes was queued.
+    pub fn add(&self, n: u64) {
+        *self.bytes.lock().unwrap_or_else(|e| e.into_inner()) += n;
+    }
+
+    /// A write of `n` bytes finished.
+    pub fn done(&self, n: u64) {
+        let mut b = self.bytes.lock().unwrap_or_else(|e| e.into_inner());
+        *b = b.saturating_sub(n);
+        if *b <= self.limit {
+            self.drained.notify_all();
+        }
+    }
+
+    /// Waits while the backlog is over the limit (re-checking now and then, so
+    /// a stopped torrent never leaves a reader waiting for ever).
+    fn wait_below_limit(&self) {
+        let mut b = self.bytes.lock().unwrap_or_else(|e| e.into_inner());
+        while *b > self.limit {
+            b = self
+                .drained
+                .wait_timeout(b, Duration::from_millis(100))
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+    }
+}
+
 /// The engine's side of a connection.
 #[derive(Debug)]
 pub struct Conn {
@@ -32,7 +81,12 @@ pub struct Conn {
 }
 
 /// Starts the reader and writer threads of a connected socket.
-pub fn start(key: PeerKey, stream: TcpStream, engine: SyncSender<Msg>) -> std::io::Result<Conn> {
+pub fn start(
+    key: PeerKey,
+    stream: TcpStream,
+    engine: SyncSender<Msg>,
+    backlog: Arc<WriteBacklog>,
+) -> std::io::Result<Conn> {
     stream.set_nodelay(true)?;
     let reader = stream.try_clone()?;
     let writer_stream = stream.try_clone()?;
@@ -40,7 +94,7 @@ pub fn start(key: PeerKey, stream: TcpStream, engine: SyncSender<Msg>) -> std::i
     let to_engine = engine.clone();
     thread::Builder::new()
         .name(format!("sluice-read-{}", key.id()))
-        .spawn(move || read_loop(key, reader, to_engine))?;
+        .spawn(move || read_loop(key, reader, to_engine, &backlog))?;
     thread::Builder::new()
         .name(format!("sluice-write-{}", key.id()))
         .spawn(move || write_loop(key, writer_stream, rx, engine))?;
@@ -51,9 +105,10 @@ pub fn start(key: PeerKey, stream: TcpStream, engine: SyncSender<Msg>) -> std::i
     })
 }
 
-fn read_loop(key: PeerKey, mut stream: TcpStream, engine: SyncSender<Msg>) {
+fn read_loop(key: PeerKey, mut stream: TcpStream, engine: SyncSender<Msg>, backlog: &WriteBacklog) {
     let mut buf = vec![0u8; READ_SIZE];
     loop {
+        backlog.wait_below_limit();
         match stream.read(&mut buf) {
             Ok(0) => {
                 let _ = engine.send(Msg::Closed(key, "connection closed by peer".into()));

@@ -27,13 +27,16 @@ use sluice_core::torrent::{
 use sluice_core::{Bitfield, InfoHash, Time};
 
 use crate::disk::{DiskDone, DiskPool};
-use crate::net::{self, Conn, WRITE_CHUNK};
+use crate::net::{self, Conn, WriteBacklog, WRITE_CHUNK};
 use crate::resume::{self, ResumeData};
 use crate::status::Shared;
 use crate::storage::Storage;
 
 /// Capacity of the engine's channel: senders block beyond it.
-pub const CHANNEL: usize = 512;
+pub const CHANNEL: usize = 256;
+
+/// Received bytes waiting for the disk before peers are read no more.
+const WRITE_BACKLOG: u64 = 32 << 20;
 
 /// Seconds between resume-file saves while pieces keep arriving.
 const RESUME_EVERY: Duration = Duration::from_secs(5);
@@ -97,6 +100,7 @@ pub struct Runner {
     conns: BTreeMap<PeerKey, Conn>,
     disk: DiskPool,
     pending_disk: usize,
+    backlog: Arc<WriteBacklog>,
     storage: Arc<dyn Storage>,
     shared: Arc<Shared>,
     subscribers: Vec<Sender<Event>>,
@@ -132,6 +136,7 @@ impl Runner {
             conns: BTreeMap::new(),
             disk,
             pending_disk: 0,
+            backlog: WriteBacklog::new(WRITE_BACKLOG),
             storage,
             shared,
             subscribers: Vec::new(),
@@ -213,8 +218,12 @@ impl Runner {
                     DiskDone::Write {
                         piece,
                         offset,
+                        len,
                         result,
-                    } => self.torrent.handle_write(now, piece, offset, result),
+                    } => {
+                        self.backlog.done(len as u64);
+                        self.torrent.handle_write(now, piece, offset, result)
+                    }
                     DiskDone::Read { id, result } => {
                         self.torrent
                             .handle_read(now, id, result.as_deref().map_err(Clone::clone))
@@ -260,7 +269,7 @@ impl Runner {
 
     /// Starts the socket threads of a new connection.
     fn attach(&mut self, key: PeerKey, stream: TcpStream) {
-        match net::start(key, stream, self.tx.clone()) {
+        match net::start(key, stream, self.tx.clone(), self.backlog.clone()) {
             Ok(conn) => {
                 self.conns.insert(key, conn);
                 self.pump_send(key);
@@ -305,6 +314,9 @@ impl Runner {
                 }
                 Output::Disk(job) => {
                     self.pending_disk += 1;
+                    if let sluice_core::torrent::DiskJob::Write { data, .. } = &job {
+                        self.backlog.add(data.len() as u64);
+                    }
                     self.disk.submit(job);
                 }
                 Output::Event(e) => self.publish(e),

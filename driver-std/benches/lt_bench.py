@@ -1,0 +1,90 @@
+#!/usr/bin/python3
+"""Helpers for the loopback download benchmark (driver-std/benches/loopback.rs).
+
+usage:
+  lt_bench.py seed TORRENT DATA_DIR       seed over TCP on 127.0.0.1; prints "ready PORT"
+  lt_bench.py leech TORRENT OUT_DIR PORT   download from 127.0.0.1:PORT; prints JSON figures
+  lt_bench.py measure CMD [ARG]...         run CMD; prints JSON figures of that process
+
+Figures: wall seconds, CPU seconds (user + system) and peak RSS in MiB. For
+`leech` they are the whole Python process's, libtorrent's session included.
+"""
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import libtorrent as lt
+
+LOOPBACK_SETTINGS = {
+    "listen_interfaces": "127.0.0.1:0",
+    "enable_dht": False,
+    "enable_lsd": False,
+    "enable_upnp": False,
+    "enable_natpmp": False,
+    "enable_outgoing_utp": False,
+    "enable_incoming_utp": False,
+    "allow_multiple_connections_per_ip": True,
+}
+
+
+def add(ses, torrent, save_path):
+    atp = lt.add_torrent_params()
+    atp.ti = lt.torrent_info(torrent)
+    atp.save_path = save_path
+    atp.flags &= ~(lt.torrent_flags.paused | lt.torrent_flags.auto_managed)
+    return ses.add_torrent(atp)
+
+
+def seed(torrent, data_dir):
+    settings = lt.high_performance_seed()
+    settings.update(LOOPBACK_SETTINGS)
+    settings["unchoke_slots_limit"] = -1
+    ses = lt.session(settings)
+    h = add(ses, torrent, data_dir)
+    while not h.status().is_seeding:
+        time.sleep(0.05)
+    print("ready", ses.listen_port(), flush=True)
+    while True:
+        time.sleep(1)
+
+
+def leech(torrent, out_dir, port):
+    t0 = time.monotonic()
+    ses = lt.session(dict(LOOPBACK_SETTINGS))
+    h = add(ses, torrent, out_dir)
+    h.connect_peer(("127.0.0.1", int(port)))
+    while not h.status().is_seeding:
+        time.sleep(0.01)
+    wall = time.monotonic() - t0
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({"wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "rss_mib": ru.ru_maxrss / 1024}))
+
+
+def measure(cmd):
+    t0 = time.monotonic()
+    code = subprocess.call(cmd, stdout=subprocess.DEVNULL)
+    wall = time.monotonic() - t0
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(json.dumps({"wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "rss_mib": ru.ru_maxrss / 1024, "exit": code}))
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    mode, args = sys.argv[1], sys.argv[2:]
+    if mode == "seed" and len(args) == 2:
+        seed(*args)
+    elif mode == "leech" and len(args) == 3:
+        leech(*args)
+    elif mode == "measure" and args:
+        measure(args)
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
