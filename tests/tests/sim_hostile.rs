@@ -85,3 +85,44 @@ fn only_the_liar_is_banned_when_it_shares_pieces_with_an_honest_peer() {
     assert_eq!(banned, vec![liar_ip]);
     assert!(!banned.contains(&honest_ip));
 }
+
+#[test]
+fn parole_pins_shared_failures_on_the_liar() {
+    // Big pieces and equally fast peers: at first nearly every piece mixes
+    // blocks from the liar and from honest seeds, so failures are shared. The
+    // peers that shared them go on parole (whole pieces alone): the liar's next
+    // piece fails with it as sole source and it is banned; the honest seeds'
+    // pieces verify and they are never banned.
+    let content = Content::single(10, 16 << 20, 2 << 20);
+    let mut sim = Sim::new(10, content);
+    let liar = sim.add_node(
+        NodeSpec::seed()
+            .behaviour(Behaviour::Corrupt)
+            .upload(2 << 20),
+    );
+    let honest: Vec<usize> = (0..3)
+        .map(|_| sim.add_node(NodeSpec::seed().upload(2 << 20)))
+        .collect();
+    let leech = sim.add_node(NodeSpec::leecher().real_bytes());
+    sim.introduce(leech, liar);
+    for &h in &honest {
+        sim.introduce(leech, h);
+    }
+    assert!(
+        sim.run_until_complete(&[leech], Duration::from_secs(600)),
+        "incomplete: {:?}",
+        sim.nodes[leech].torrent.stats(sim.now())
+    );
+    let banned: Vec<_> = sim.nodes[leech].torrent.banned().collect();
+    assert_eq!(banned, vec![sim.nodes[liar].addr.ip()]);
+    let shared = sim
+        .events_of(
+            leech,
+            |e| matches!(e, Event::HashFailed { contributors, .. } if contributors.len() > 1),
+        )
+        .count();
+    println!("{shared} shared failure(s) before the liar was pinned down");
+    let mut expected = vec![0u8; sim.content.len() as usize];
+    sim.content.fill(0, &mut expected);
+    assert!(sim.nodes[leech].storage.bytes() == Some(&expected[..]));
+}

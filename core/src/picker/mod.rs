@@ -101,6 +101,9 @@ pub struct Partial {
     last_peer: Option<PeerKey>,
     /// Addresses that sent blocks of this piece, for strikes when it fails.
     contributors: Vec<IpAddr>,
+    /// Taken by a peer on parole: nobody else asks for its blocks while that
+    /// peer still has requests in it, so a failure can be pinned on it.
+    exclusive: Option<PeerKey>,
 }
 
 impl Partial {
@@ -111,12 +114,37 @@ impl Partial {
             written: 0,
             last_peer: None,
             contributors: Vec::new(),
+            exclusive: None,
         }
     }
 
     /// The blocks' states.
     pub fn blocks(&self) -> &[BlockState] {
         &self.blocks
+    }
+
+    /// The peer on parole this piece is reserved for, if any.
+    pub fn exclusive(&self) -> Option<PeerKey> {
+        self.exclusive
+    }
+
+    /// Whether `peer` may ask for blocks of this piece: not while a peer on
+    /// parole holds it; and a peer on parole only for pieces it holds or that
+    /// nobody has touched yet.
+    fn open_to(&self, peer: &PeerView<'_>) -> bool {
+        if let Some(owner) = self.exclusive {
+            if owner == peer.key {
+                return true;
+            }
+            let owner_active = self
+                .blocks
+                .iter()
+                .any(|b| matches!(b, BlockState::Requested(r) if r.contains(owner)));
+            if owner_active {
+                return false;
+            }
+        }
+        !peer.parole || self.contributors.is_empty() && self.free as usize == self.blocks.len()
     }
 }
 
@@ -146,6 +174,9 @@ pub struct PeerView<'a> {
     /// Blocks this peer still owes an answer for (cancelled requests of a
     /// Fast peer): asking again would bring the block twice.
     pub owed: &'a [BlockRef],
+    /// On parole after a hash failure it shared with others: it downloads
+    /// whole pieces alone, so the next failure shows whether it is to blame.
+    pub parole: bool,
 }
 
 impl PeerView<'_> {
@@ -436,7 +467,7 @@ impl Picker {
             self.start(piece);
             self.take_free(piece, peer, target, out);
         }
-        if out.len() < target && self.in_endgame() {
+        if out.len() < target && !peer.parole && self.in_endgame() {
             self.pick_endgame(peer, target, out);
         }
     }
@@ -578,6 +609,9 @@ impl Picker {
                 let Some(part) = self.partials.get_mut(&piece) else {
                     continue;
                 };
+                if !part.open_to(peer) {
+                    continue;
+                }
                 for (i, state) in part.blocks.iter_mut().enumerate() {
                     if out.len() >= target {
                         return;
@@ -623,8 +657,11 @@ impl Picker {
         let Some(part) = self.partials.get_mut(&piece) else {
             return;
         };
-        if part.free == 0 {
+        if part.free == 0 || !part.open_to(peer) {
             return;
+        }
+        if peer.parole {
+            part.exclusive = Some(peer.key);
         }
         for (i, state) in part.blocks.iter_mut().enumerate() {
             if out.len() >= target {
@@ -655,6 +692,9 @@ impl Picker {
         let Some(part) = self.partials.get_mut(&piece) else {
             return;
         };
+        if peer.parole || !part.open_to(peer) {
+            return;
+        }
         // The last blocks in the other peers' queues wait longest: go backwards.
         for (i, state) in part.blocks.iter_mut().enumerate().rev() {
             if out.len() >= target {
@@ -737,13 +777,19 @@ impl Picker {
         false
     }
 
-    /// The piece hashed right: it is ours.
-    pub fn verified(&mut self, piece: u32) {
-        self.partials.remove(&piece);
+    /// The piece hashed right: it is ours. Returns the addresses that sent
+    /// blocks of it.
+    pub fn verified(&mut self, piece: u32) -> Vec<IpAddr> {
+        let contributors = self
+            .partials
+            .remove(&piece)
+            .map(|p| p.contributors)
+            .unwrap_or_default();
         if let Some(s) = self.slots.get_mut(piece as usize) {
             s.phase = Phase::Have;
             self.have.set(piece, true);
         }
+        contributors
     }
 
     /// The piece hashed wrong: its data is thrown away and it is missing again.

@@ -47,6 +47,7 @@ fn view(key: PeerKey, has: &Bitfield) -> PeerView<'_> {
         allowed_fast: &[],
         urgent_share: u32::MAX,
         owed: &[],
+        parole: false,
     }
 }
 
@@ -286,6 +287,7 @@ fn a_choked_peer_gets_only_allowed_fast_pieces() {
         allowed_fast: &[3],
         urgent_share: u32::MAX,
         owed: &[],
+        parole: false,
     };
     assert_eq!(pick(&mut pk, &choked, 4), vec![b(3, 0)]);
     assert!(pick(&mut pk, &choked, 4).is_empty());
@@ -298,6 +300,7 @@ fn a_choked_peer_gets_only_allowed_fast_pieces() {
         allowed_fast: &[1],
         urgent_share: u32::MAX,
         owed: &[],
+        parole: false,
     };
     assert!(pick(&mut pk, &choked, 4).is_empty());
     // Unchoked it may have piece 0.
@@ -555,6 +558,7 @@ fn share_view(key: PeerKey, has: &Bitfield, share: u32) -> PeerView<'_> {
     PeerView {
         urgent_share: share,
         owed: &[],
+        parole: false,
         ..view(key, has)
     }
 }
@@ -943,6 +947,7 @@ mod sequences {
                             allowed_fast: &p.allowed_fast,
                             urgent_share: if share == 0 { u32::MAX } else { u32::from(share) },
         owed: &[],
+        parole: false,
                         };
                         run_pick(&mut pk, &view, usize::from(want), sooner, count);
                     }

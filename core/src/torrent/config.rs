@@ -76,7 +76,8 @@ pub struct Config {
     pub readahead_time: Duration,
     /// Most bytes of read-ahead per stream.
     pub max_readahead: u64,
-    /// Hash failures a peer may take part in before it is banned.
+    /// Shared hash failures after which a peer that never contributed to a
+    /// verified piece is banned (a sole source of a failure is banned at once).
     pub max_strikes: u8,
 }
 

@@ -293,7 +293,7 @@ impl Torrent {
 
     /// Bans `ip`: its connections close and it is never connected again.
     pub fn ban(&mut self, now: Time, ip: IpAddr) {
-        let strikes = self.strikes.get(&ip).copied().unwrap_or(0);
+        let strikes = self.trust.get(&ip).map_or(0, |t| t.strikes);
         self.ban_with(now, ip, strikes);
         self.flush_transmits();
     }

@@ -63,7 +63,9 @@ impl Torrent {
                 .filter(|o| !o.is_live())
                 .map(|o| o.block)
                 .collect();
+            let parole = self.trust.get(&p.addr.ip()).is_some_and(|t| t.parole);
             let view = PeerView {
+                parole,
                 owed: &owed,
                 key,
                 has: &p.has,

@@ -78,6 +78,17 @@ impl PeerKey {
     }
 }
 
+/// What hash results say about one address.
+#[derive(Debug, Clone, Copy, Default)]
+struct Trust {
+    /// Failed pieces it sent blocks of.
+    strikes: u8,
+    /// Verified pieces it sent blocks of.
+    good: u32,
+    /// Downloads whole pieces alone until one verifies (see `verify`).
+    parole: bool,
+}
+
 /// Names one stream of a torrent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct StreamId(pub(crate) u32);
@@ -157,7 +168,8 @@ pub struct Torrent {
     /// Pieces we want and do not have.
     needed: u32,
     files_done: Vec<bool>,
-    strikes: BTreeMap<IpAddr, u8>,
+    /// What we learned about addresses from hash results.
+    trust: BTreeMap<IpAddr, Trust>,
     banned: BTreeSet<IpAddr>,
     stopped: Option<DiskError>,
     finished_sent: bool,
@@ -208,7 +220,7 @@ impl Torrent {
             piece_priority: BTreeMap::new(),
             needed: 0,
             files_done: vec![false; files],
-            strikes: BTreeMap::new(),
+            trust: BTreeMap::new(),
             banned: BTreeSet::new(),
             stopped: None,
             finished_sent: false,

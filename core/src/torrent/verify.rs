@@ -66,7 +66,16 @@ impl Torrent {
 
     fn piece_verified(&mut self, now: Time, piece: u32) {
         self.piece_done(piece);
-        self.picker.verified(piece);
+        let contributors = self.picker.verified(piece);
+        let alone = contributors.len() == 1;
+        for ip in contributors {
+            let t = self.trust.entry(ip).or_default();
+            t.good += 1;
+            if alone {
+                // A whole piece of its own verified: off parole.
+                t.parole = false;
+            }
+        }
         self.event(Event::PieceVerified { piece });
         for key in self.keys() {
             let Some(p) = self.peer_mut(key) else {
@@ -107,13 +116,23 @@ impl Torrent {
             piece,
             contributors: contributors.clone(),
         });
+        // A sole source is to blame. When several peers shared the piece,
+        // each gets a strike and goes on parole: it downloads whole pieces
+        // alone until one verifies, so a liar soon fails alone and is banned
+        // while honest peers clear themselves. A peer that keeps failing
+        // without ever contributing to a good piece is banned on strikes.
+        // Pieces started before a peer went on parole say nothing new about
+        // it, so a peer already on parole takes no strike for a shared one.
         let alone = contributors.len() == 1;
         for ip in contributors {
-            let strikes = self.strikes.entry(ip).or_insert(0);
-            *strikes = strikes.saturating_add(1);
-            let strikes = *strikes;
-            if alone || strikes >= self.cfg.max_strikes {
-                self.ban_with(now, ip, strikes);
+            let t = self.trust.entry(ip).or_default();
+            if alone || !t.parole {
+                t.strikes = t.strikes.saturating_add(1);
+            }
+            t.parole = true;
+            let t = *t;
+            if alone || t.strikes >= self.cfg.max_strikes && t.good == 0 {
+                self.ban_with(now, ip, t.strikes);
             }
         }
         self.refill_all(now);
