@@ -143,12 +143,12 @@ impl Client {
         let deselected: Vec<usize> = (0..files).filter(|&i| !selected(i)).collect();
         let (storage, resume_target): (Arc<dyn Storage>, _) = match &opts.storage {
             StorageChoice::Files => {
-                let s = FileStorage::new(
+                let s = FileStorage::open(
                     &opts.download_dir,
                     &meta.info,
                     &info_hash.to_hex(),
                     &deselected,
-                );
+                )?;
                 let target = opts.resume.then(|| ResumeTarget {
                     path: resume::resume_path(&opts.download_dir, &info_hash),
                     info_hash,

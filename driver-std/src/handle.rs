@@ -167,10 +167,11 @@ impl TorrentHandle {
         if index >= self.inner.meta.info.files.len() {
             return Err(Error::NoSuchFile(index));
         }
-        if priority != Priority::Skip {
-            self.inner.storage.set_file_wanted(index, true)?;
-        }
-        self.send(Command::FilePriority(index, priority))
+        self.inner
+            .storage
+            .set_file_wanted(index, priority != Priority::Skip)?;
+        // Synchronous, so that a `wait_finished` right after sees the change.
+        self.ask(|reply| Command::FilePriority(index, priority, reply))
     }
 
     /// Current figures.

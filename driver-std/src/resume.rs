@@ -43,6 +43,7 @@ pub fn load(path: &Path, info_hash: &InfoHash, pieces: u32, files: usize) -> Opt
     let dict = root.as_dict()?;
     if dict.get(b"version")?.as_int()? != VERSION
         || dict.get(b"info_hash")?.as_bytes()? != info_hash.0
+        || dict.get(b"piece_count")?.as_int()? != i64::from(pieces)
     {
         return None;
     }
@@ -71,6 +72,10 @@ pub fn save(path: &Path, info_hash: &InfoHash, data: &ResumeData) -> io::Result<
     root.insert("version", OwnedValue::Integer(VERSION));
     root.insert("info_hash", OwnedValue::Bytes(info_hash.0.to_vec()));
     root.insert("pieces", OwnedValue::Bytes(data.have.to_wire()));
+    root.insert(
+        "piece_count",
+        OwnedValue::Integer(i64::from(data.have.len())),
+    );
     let files = data
         .files
         .iter()

@@ -66,7 +66,8 @@ pub enum Command {
     AddPeers(Vec<SocketAddr>),
     Disconnect(SocketAddr),
     Ban(IpAddr),
-    FilePriority(usize, Priority),
+    /// Set a file's priority; the reply comes once it is in effect.
+    FilePriority(usize, Priority, Sender<()>),
     OpenStream {
         file: usize,
         range: Range<u64>,
@@ -175,6 +176,7 @@ impl Runner {
                 self.torrent.handle_timeout(now);
             }
             self.drain_outputs();
+            self.sync_finished();
             if let Some(r) = &mut self.resume {
                 r.tick(self.torrent.have());
             }
@@ -243,7 +245,11 @@ impl Runner {
             Command::AddPeers(addrs) => t.add_peers(now, addrs),
             Command::Disconnect(addr) => t.disconnect(now, addr),
             Command::Ban(ip) => t.ban(now, ip),
-            Command::FilePriority(file, prio) => t.set_file_priority(now, file, prio),
+            Command::FilePriority(file, prio, reply) => {
+                t.set_file_priority(now, file, prio);
+                self.sync_finished();
+                let _ = reply.send(());
+            }
             Command::OpenStream {
                 file,
                 range,
@@ -321,6 +327,15 @@ impl Runner {
                 }
                 Output::Event(e) => self.publish(e),
             }
+        }
+    }
+
+    /// "Finished" follows the selection: selecting another file makes the
+    /// torrent unfinished again.
+    fn sync_finished(&mut self) {
+        let finished = self.torrent.is_finished();
+        if self.shared.lock().finished != finished {
+            self.shared.update(|s| s.finished = finished);
         }
     }
 

@@ -9,8 +9,10 @@
 //! * **Deselected files** are not created. The bytes of theirs that a boundary
 //!   piece needs (the piece is shared with a selected file and must be verified
 //!   whole) go to a *parts file*, `.sluice/<info-hash>.parts` in the download
-//!   folder, a sparse file at payload offsets. Selecting the file later moves
-//!   those bytes into it.
+//!   folder, a sparse file at payload offsets; `.sluice/<info-hash>.parts.idx`
+//!   lists the pieces it holds, so it survives restarts. Selecting the file
+//!   later (or starting again with it selected) moves those bytes into it.
+//! * Zero-length files of selected files are created when the storage opens.
 //! * A file removed or replaced while we have it open is noticed by
 //!   [`Storage::check`] (the path no longer leads to the inode we write to).
 
@@ -55,6 +57,7 @@ pub struct FileStorage {
     layout: Layout,
     slots: Mutex<Vec<Slot>>,
     parts_path: PathBuf,
+    index_path: PathBuf,
     parts: Mutex<Option<Arc<File>>>,
     /// Pieces with bytes in the parts file.
     parts_pieces: Mutex<BTreeSet<u32>>,
@@ -97,6 +100,9 @@ impl FileStorage {
             .collect();
         FileStorage {
             parts_path: root.join(".sluice").join(format!("{info_hash_hex}.parts")),
+            index_path: root
+                .join(".sluice")
+                .join(format!("{info_hash_hex}.parts.idx")),
             root,
             layout: info.layout(),
             slots: Mutex::new(slots),
@@ -104,6 +110,82 @@ impl FileStorage {
             parts_pieces: Mutex::new(BTreeSet::new()),
             gate: RwLock::new(()),
         }
+    }
+
+    /// Storage as [`new`](FileStorage::new) makes it, then brought in line with
+    /// the disk: the parts index is read back, bytes of selected files that are
+    /// still in the parts file are moved into them, and zero-length selected
+    /// files are created.
+    pub fn open(
+        root: impl Into<PathBuf>,
+        info: &Info,
+        info_hash_hex: &str,
+        deselected: &[usize],
+    ) -> io::Result<FileStorage> {
+        let s = FileStorage::new(root, info, info_hash_hex, deselected);
+        if let Ok(bytes) = fs::read(&s.index_path) {
+            let pieces = bytes
+                .chunks_exact(4)
+                .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+                .filter(|&p| p < s.layout.piece_count());
+            s.parts_pieces
+                .lock()
+                .map_err(|_| io::Error::other("parts lock poisoned"))?
+                .extend(pieces);
+        }
+        for file in 0..s.layout.file_count() {
+            let (place, exists, length) = {
+                let slots = s.lock_slots()?;
+                (
+                    slots[file].place,
+                    slots[file].path.exists(),
+                    slots[file].length,
+                )
+            };
+            if place != Place::Own || exists {
+                continue;
+            }
+            if length == 0 {
+                s.handle(file, true)?;
+            } else if s.has_parts_data(file)? {
+                // Selected now, but its bytes so far went to the parts file.
+                s.lock_slots()?[file].place = Place::Parts;
+                s.set_file_wanted(file, true)?;
+            }
+        }
+        Ok(s)
+    }
+
+    /// True when the parts file holds bytes of `file`.
+    fn has_parts_data(&self, file: usize) -> io::Result<bool> {
+        let (start, length) = (self.layout.file_offset(file), self.layout.file_length(file));
+        let set = self
+            .parts_pieces
+            .lock()
+            .map_err(|_| io::Error::other("parts lock poisoned"))?;
+        Ok(set.iter().any(|&p| {
+            let ps = self.layout.piece_offset(p);
+            ps < start + length && start < ps + u64::from(self.layout.piece_len(p))
+        }))
+    }
+
+    /// Records that `piece` has bytes in the parts file (in memory, and in the
+    /// index file so a restart knows).
+    fn note_parts_piece(&self, piece: u32) -> io::Result<()> {
+        let mut set = self
+            .parts_pieces
+            .lock()
+            .map_err(|_| io::Error::other("parts lock poisoned"))?;
+        if set.insert(piece) {
+            let mut f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.index_path)
+                .map_err(|e| annotate(e, &self.index_path))?;
+            io::Write::write_all(&mut f, &piece.to_be_bytes())
+                .map_err(|e| annotate(e, &self.index_path))?;
+        }
+        Ok(())
     }
 
     /// The download folder.
@@ -256,10 +338,7 @@ impl Storage for FileStorage {
                     handle
                         .write_all_at(&data[range], payload)
                         .map_err(|e| annotate(e, &self.parts_path))?;
-                    if let Ok(mut set) = self.parts_pieces.lock() {
-                        set.insert(piece);
-                    }
-                    Ok(())
+                    self.note_parts_piece(piece)
                 }
             },
         )
@@ -312,8 +391,21 @@ impl Storage for FileStorage {
     }
 
     fn set_file_wanted(&self, file: usize, wanted: bool) -> io::Result<()> {
-        if !wanted || self.place(file)? != Place::Parts {
-            // A deselected file that exists keeps its bytes where they are.
+        if !wanted {
+            // A deselected file that does not exist yet is not created: its
+            // bytes go to the parts file. One that exists keeps its bytes.
+            let _gate = self
+                .gate
+                .write()
+                .map_err(|_| io::Error::other("gate poisoned"))?;
+            let mut slots = self.lock_slots()?;
+            let slot = &mut slots[file];
+            if slot.place == Place::Own && slot.open.is_none() && !slot.path.exists() {
+                slot.place = Place::Parts;
+            }
+            return Ok(());
+        }
+        if self.place(file)? != Place::Parts {
             return Ok(());
         }
         let _gate = self
@@ -384,11 +476,11 @@ impl Storage for FileStorage {
                 .unwrap_or(false)
         });
         if !parts_keep {
-            match fs::remove_file(&self.parts_path) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                    return Err(annotate(e, &self.parts_path))
+            for path in [&self.parts_path, &self.index_path] {
+                match fs::remove_file(path) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(annotate(e, path)),
+                    _ => {}
                 }
-                _ => {}
             }
             if let Ok(mut set) = self.parts_pieces.lock() {
                 set.clear();
@@ -402,15 +494,21 @@ impl Storage for FileStorage {
         Some(
             slots
                 .iter()
-                .map(|s| match fs::metadata(&s.path) {
-                    Ok(m) => (
-                        m.len(),
-                        m.modified()
-                            .ok()
-                            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                            .map_or(0, |d| d.as_nanos()),
-                    ),
-                    Err(_) => (0, 0),
+                .map(|s| {
+                    match fs::metadata(if s.place == Place::Parts {
+                        &self.parts_path
+                    } else {
+                        &s.path
+                    }) {
+                        Ok(m) => (
+                            m.len(),
+                            m.modified()
+                                .ok()
+                                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                                .map_or(0, |d| d.as_nanos()),
+                        ),
+                        Err(_) => (0, 0),
+                    }
                 })
                 .collect(),
         )
