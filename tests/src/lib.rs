@@ -19,8 +19,10 @@
 
 pub mod bencode;
 mod bin;
+pub mod conformance;
 pub mod fixtures;
 mod payload;
+pub mod peers;
 mod process;
 pub mod reference;
 pub mod sim;

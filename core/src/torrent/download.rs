@@ -207,7 +207,27 @@ impl Torrent {
         let rate = p.down.rate(now);
         let by_rate =
             (u128::from(rate) * queue_time.as_micros() / 1_000_000 / u128::from(BLOCK_SIZE)) as u32;
-        p.depth = by_rate.max(initial).clamp(MIN_DEPTH, max);
+        let grown = if p.slow_start {
+            p.depth.saturating_add(1)
+        } else {
+            0
+        };
+        p.depth = by_rate.max(initial).max(grown).clamp(MIN_DEPTH, max);
+    }
+
+    /// Once a second: a peer in slow start whose rate grew less than 10% in
+    /// the last second has found its depth; from then on its rate sets it.
+    pub(super) fn check_slow_start(&mut self, now: Time) {
+        for (_, p) in self.peers.iter_mut() {
+            if !p.slow_start || p.live_requests() == 0 {
+                continue;
+            }
+            let rate = p.down.rate(now);
+            if rate > 0 && rate <= p.slow_start_rate + p.slow_start_rate / 10 {
+                p.slow_start = false;
+            }
+            p.slow_start_rate = rate;
+        }
     }
 
     /// Withdraws our request for `block` at `key` (it arrived elsewhere, or
@@ -316,6 +336,7 @@ impl Torrent {
             }
             let p = self.peer_mut(key).expect("listed");
             p.snubbed = true;
+            p.slow_start = false;
             p.depth = MIN_DEPTH;
             p.last_block = now;
             freed = true;

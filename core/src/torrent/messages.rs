@@ -268,7 +268,15 @@ impl Torrent {
     fn on_have_info(&mut self, now: Time, key: PeerKey, has: Bitfield) {
         let p = self.peer_mut(key).expect("caller checked");
         if p.got_have_info {
-            self.close(now, key, protocol("bitfield after other piece information"));
+            // BEP 3 and 6 allow these only first, but aria2 sends a bitfield
+            // (or have-all) mid-connection instead of many `have`s: take it
+            // as the `have`s it stands for. Pieces are never taken back.
+            for piece in has.ones() {
+                self.on_have(now, key, piece);
+                if self.peer(key).is_none() {
+                    return;
+                }
+            }
             return;
         }
         p.got_have_info = true;

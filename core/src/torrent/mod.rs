@@ -401,6 +401,7 @@ impl Torrent {
     fn on_tick(&mut self, now: Time) {
         self.check_peer_timeouts(now);
         self.check_request_timeouts(now);
+        self.check_slow_start(now);
         self.connect_more(now);
         self.refresh_streams(now);
     }

@@ -105,6 +105,12 @@ pub struct Peer {
     pub last_block: Time,
     /// No block for a request timeout while it had our requests.
     pub snubbed: bool,
+    /// Growing its queue by one request per block received (doubling per
+    /// round trip) until its rate stops growing: finds the depth a
+    /// high-latency peer needs faster than the rate alone would.
+    pub slow_start: bool,
+    /// Its rate at the last slow-start check.
+    pub slow_start_rate: u64,
     /// The DHT port from its `port` message.
     pub dht_port: Option<u16>,
 }
@@ -154,6 +160,8 @@ impl Peer {
             last_sent: now,
             last_block: now,
             snubbed: false,
+            slow_start: true,
+            slow_start_rate: 0,
             dht_port: None,
         }
     }
