@@ -42,3 +42,73 @@ fn std_seed_to_std_leecher() {
     assert!(got == want, "downloaded bytes differ");
     println!("24 MiB over loopback in {took:?}");
 }
+
+/// A peer that asks for a lot and then never reads must not slow the others:
+/// its writer thread blocks on a full socket, nobody else's does.
+#[test]
+fn a_peer_that_stops_reading_does_not_stall_the_others() {
+    use sluice_core::wire::{BlockRequest, Handshake, Message, Reserved};
+    use sluice_core::PeerId;
+    use std::io::Write;
+    use std::net::TcpStream;
+
+    let dir = TempDir::new("std-stall");
+    let data = dir.join("seed");
+    let file = data.join("payload.bin");
+    write_payload(&file, 16 << 20, 9);
+    let mut co = CreateOptions::new(&file);
+    co.piece_length = Some(256 << 10);
+    let made = create_torrent(&co, &mut |_, _| {}).unwrap();
+
+    let mut so = ClientOptions::new(&data);
+    so.listen = "127.0.0.1:0".parse().unwrap();
+    let seed = Client::start(so).unwrap();
+    let st = seed.add_torrent_bytes(&made.bytes).unwrap();
+
+    // The stalling peer: handshake, interested, then requests for every block
+    // of the torrent, and it never reads a byte.
+    let mut stall = TcpStream::connect(seed.local_addr()).unwrap();
+    let hs = Handshake {
+        reserved: Reserved::NONE,
+        info_hash: made.meta.info_hash,
+        peer_id: PeerId(*b"-XX0000-stallstallst"),
+    };
+    let mut out = hs.to_bytes().to_vec();
+    Message::Interested.encode(&mut out);
+    let blocks_per_piece = (256 << 10) / (16 << 10);
+    for piece in 0..64u32 {
+        for b in 0..blocks_per_piece {
+            let req = BlockRequest {
+                piece,
+                offset: b * (16 << 10),
+                length: 16 << 10,
+            };
+            Message::Request(req).encode(&mut out);
+        }
+    }
+    stall.write_all(&out).unwrap();
+
+    let mut lo = ClientOptions::new(dir.join("leech"));
+    lo.listen = "127.0.0.1:0".parse().unwrap();
+    let leech = Client::start(lo).unwrap();
+    let lt = leech.add_torrent_bytes(&made.bytes).unwrap();
+    let started = Instant::now();
+    lt.connect(seed.local_addr());
+    lt.wait_complete(Some(Duration::from_secs(60)))
+        .expect("the honest leecher completes while another peer stalls");
+    println!("16 MiB next to a stalled peer in {:?}", started.elapsed());
+    // The staller really was served, and is stuck with requests pending.
+    let stalled = st
+        .peers()
+        .unwrap()
+        .into_iter()
+        .find(|p| p.client.is_none())
+        .expect("the stalling peer is still connected");
+    assert!(!stalled.am_choking, "{stalled:?}");
+    assert!(stalled.requests_from_peer > 0, "{stalled:?}");
+    leech.shutdown().unwrap();
+    seed.shutdown().unwrap();
+    drop(stall);
+    let got = std::fs::read(dir.join("leech/payload.bin")).unwrap();
+    assert!(got == std::fs::read(&file).unwrap());
+}
