@@ -400,6 +400,11 @@ impl Runner {
             result = result.and(self.storage.remove(keep));
         }
         self.shared.update(|s| s.stopped = true);
+        // After a storage failure the torrent's error is the news; a flush or
+        // resume save failing again for the same reason is not a second one.
+        if self.shared.lock().error.is_some() {
+            return Ok(());
+        }
         result
     }
 }

@@ -200,8 +200,13 @@ fn download_example() -> PathBuf {
             if let Some(target) = dir.parent() {
                 cmd.env("CARGO_TARGET_DIR", target);
             }
+            let started = std::time::Instant::now();
             let status = cmd.status().expect("run cargo build");
             assert!(status.success(), "building the download example failed");
+            let took = started.elapsed();
+            if took > Duration::from_secs(1) {
+                println!("built the download example in {took:?}");
+            }
         }
         assert!(bin.is_file(), "no download example at {}", bin.display());
         bin

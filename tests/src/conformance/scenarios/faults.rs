@@ -95,20 +95,29 @@ pub fn bad_peer_is_banned<D: Driver>() {
     assert_no_driver_panic::<D>();
 }
 
+/// Another seed of `p`, from a copy of its data in `dir/<name>`, listening
+/// on `ip`.
+fn seed_copy<D: Driver>(p: &Payload, dir: &TempDir, name: &str, ip: IpAddr) -> D::Client {
+    let copy_dir = dir.join(name);
+    std::fs::create_dir_all(&copy_dir).expect("mkdir");
+    std::fs::copy(p.path_in(&p.seed_dir, 0), p.path_in(&copy_dir, 0)).expect("copy");
+    let mut copy = p.clone();
+    copy.seed_dir = copy_dir;
+    let mut opts = Options::new(&copy.seed_dir);
+    opts.listen = SocketAddr::new(ip, 0);
+    seed_with::<D>(&copy, opts).0
+}
+
 /// A second seed of `p` on 127.0.0.2 whose copy has one flipped byte in
 /// every piece (flipped after it checked its data: it serves what is on disk).
 fn corrupt_seed<D: Driver>(p: &Payload, dir: &TempDir) -> (D::Client, IpAddr) {
-    let bad_dir = dir.join("bad");
-    std::fs::create_dir_all(&bad_dir).expect("mkdir");
-    std::fs::copy(p.path_in(&p.seed_dir, 0), p.path_in(&bad_dir, 0)).expect("copy");
-    let mut bad_p = p.clone();
-    bad_p.seed_dir = bad_dir.clone();
     let bad_ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
-    let mut opts = Options::new(&bad_dir);
-    opts.listen = SocketAddr::new(bad_ip, 0);
-    let (bad_c, _bad_t) = seed_with::<D>(&bad_p, opts);
+    let bad_c = seed_copy::<D>(p, dir, "bad", bad_ip);
     for piece in 0..p.pieces() {
-        flip_byte(&p.path_in(&bad_dir, 0), p.piece_range(piece).start + 100);
+        flip_byte(
+            &p.path_in(&dir.join("bad"), 0),
+            p.piece_range(piece).start + 100,
+        );
     }
     (bad_c, bad_ip)
 }
@@ -176,11 +185,12 @@ pub fn blocked_peer_is_dropped<D: Driver>() {
     let dir = TempDir::new("conf-block");
     let p = Payload::single(&dir.join("seed"), "block.bin", 2 << 20, 32 << 10, 62);
     let (seed_c, _seed_t) = seed::<D>(&p);
-    // The seed as seen through 127.0.0.2, sending a trickle only.
+    // Another seed, reached through 127.0.0.2 and sending a trickle only.
+    let other = seed_copy::<D>(&p, &dir, "other", IpAddr::V4(Ipv4Addr::LOCALHOST));
     let blocked_ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
     let gate = Gate::start_at(
         SocketAddr::new(blocked_ip, 0),
-        seed_c.local_addr(),
+        other.local_addr(),
         Some(64 << 10),
     );
     let leech = client::<D>(&dir.join("leech"));
@@ -227,6 +237,7 @@ pub fn blocked_peer_is_dropped<D: Driver>() {
     );
     p.assert_files(&dir.join("leech"));
     leech.shutdown().expect("shutdown");
+    other.shutdown().expect("seed shutdown");
     seed_c.shutdown().expect("seed shutdown");
     assert_no_driver_panic::<D>();
 }
