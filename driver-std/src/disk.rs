@@ -10,7 +10,7 @@ use sluice_core::layout::Layout;
 use sluice_core::torrent::{DiskError, DiskJob, ReadId};
 
 use crate::runner::Msg;
-use crate::storage::{hash_piece, Storage};
+use crate::storage::{hash_piece_with, Storage};
 
 /// A finished storage job.
 #[derive(Debug)]
@@ -94,13 +94,14 @@ fn work(
     layout: &Layout,
     engine: &SyncSender<Msg>,
 ) {
+    let mut piece_buf = Vec::new();
     loop {
         let job = match jobs.lock() {
             Ok(rx) => rx.recv(),
             Err(_) => return,
         };
         let Ok(job) = job else { return };
-        let done = run(job, storage, layout);
+        let done = run(job, storage, layout, &mut piece_buf);
         if engine.send(Msg::Disk(done)).is_err() {
             // The engine is gone; keep draining so queued writes still land.
             continue;
@@ -108,7 +109,7 @@ fn work(
     }
 }
 
-fn run(job: DiskJob, storage: &dyn Storage, layout: &Layout) -> DiskDone {
+fn run(job: DiskJob, storage: &dyn Storage, layout: &Layout, piece_buf: &mut Vec<u8>) -> DiskDone {
     let err = |e: std::io::Error| DiskError(e.to_string());
     match job {
         DiskJob::Write {
@@ -141,7 +142,7 @@ fn run(job: DiskJob, storage: &dyn Storage, layout: &Layout) -> DiskDone {
             // A file that vanished under us must not pass as verified.
             result: storage
                 .check_piece(piece)
-                .and_then(|()| hash_piece(storage, layout, piece))
+                .and_then(|()| hash_piece_with(storage, layout, piece, piece_buf))
                 .map_err(err),
         },
     }

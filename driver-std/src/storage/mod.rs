@@ -67,10 +67,23 @@ pub trait Storage: Send + Sync {
 
 /// SHA-1 of a piece as stored.
 pub fn hash_piece(storage: &dyn Storage, layout: &Layout, piece: u32) -> io::Result<[u8; 20]> {
+    hash_piece_with(storage, layout, piece, &mut Vec::new())
+}
+
+/// [`hash_piece`] reading into `buf`, which is kept (grown, never shrunk) for
+/// the next call, so a worker hashing piece after piece allocates once.
+pub fn hash_piece_with(
+    storage: &dyn Storage,
+    layout: &Layout,
+    piece: u32,
+    buf: &mut Vec<u8>,
+) -> io::Result<[u8; 20]> {
     let len = layout.piece_len(piece) as usize;
-    let mut buf = vec![0u8; len];
-    storage.read(piece, 0, &mut buf)?;
-    Ok(sluice_core::create::hash_piece(&buf))
+    if buf.len() < len {
+        buf.resize(len, 0);
+    }
+    storage.read(piece, 0, &mut buf[..len])?;
+    Ok(sluice_core::create::hash_piece(&buf[..len]))
 }
 
 /// Reads `buf.len()` bytes at `payload_offset` (across pieces) from `storage`.
