@@ -112,3 +112,75 @@ fn a_peer_that_stops_reading_does_not_stall_the_others() {
     let got = std::fs::read(dir.join("leech/payload.bin")).unwrap();
     assert!(got == std::fs::read(&file).unwrap());
 }
+
+/// Several readers at once, on several files and on two ranges of one file,
+/// each on its own thread, with nothing selected: each gets exactly its bytes,
+/// and only what they read (and the pieces around it) is fetched.
+#[test]
+fn many_readers_at_once() {
+    use std::io::{Read, Seek, SeekFrom};
+    use std::thread;
+
+    use sluice_core::metainfo::Metainfo;
+    use sluice_std::AddOptions;
+
+    let dir = TempDir::new("std-readers");
+    let data = dir.join("seed/multi");
+    let sizes = [(0usize, 3_000_000u64), (1, 5_000_017), (2, 2_500_000)];
+    for (i, size) in sizes {
+        write_payload(&data.join(format!("f{i}.bin")), size, 40 + i as u64);
+    }
+    let mut co = CreateOptions::new(&data);
+    co.piece_length = Some(64 << 10);
+    let made = create_torrent(&co, &mut |_, _| {}).unwrap();
+
+    let mut so = ClientOptions::new(dir.join("seed"));
+    so.listen = "127.0.0.1:0".parse().unwrap();
+    let seed = Client::start(so).unwrap();
+    seed.add_torrent_bytes(&made.bytes).unwrap();
+    let mut lo = ClientOptions::new(dir.join("leech"));
+    lo.listen = "127.0.0.1:0".parse().unwrap();
+    let leech = Client::start(lo).unwrap();
+    let meta = Metainfo::from_bytes(&made.bytes).unwrap();
+    let add = AddOptions {
+        selected: Some(vec![]),
+        peers: vec![seed.local_addr()],
+    };
+    let t = leech.add_torrent(meta, add).unwrap();
+
+    // (file, start, length) for each reader.
+    let reads = [
+        (0usize, 1_000_000u64, 300_000u64),
+        (1, 4_000_000, 500_000),
+        (1, 17, 100_000),
+        (2, 2_400_000, 100_000),
+    ];
+    let handles: Vec<_> = reads
+        .iter()
+        .map(|&(file, start, len)| {
+            let t = t.clone();
+            thread::spawn(move || {
+                let mut r = t.reader(file).unwrap();
+                r.seek(SeekFrom::Start(start)).unwrap();
+                let mut buf = vec![0u8; len as usize];
+                r.read_exact(&mut buf).unwrap();
+                buf
+            })
+        })
+        .collect();
+    for (h, &(file, start, len)) in handles.into_iter().zip(&reads) {
+        let got = h.join().expect("reader thread");
+        let whole = std::fs::read(data.join(format!("f{file}.bin"))).unwrap();
+        assert!(
+            got == whole[start as usize..(start + len) as usize],
+            "file {file} at {start}"
+        );
+    }
+    let (have, total) = t.progress();
+    assert!(
+        have < total,
+        "only what was read was fetched: {have}/{total}"
+    );
+    leech.shutdown().unwrap();
+    seed.shutdown().unwrap();
+}
