@@ -23,10 +23,10 @@ use sluice_core::wire::Handshake;
 use sluice_core::{InfoHash, PeerId, Time};
 
 use crate::error::Error;
-use crate::handle::{Inner, TorrentHandle};
+use crate::handle::TorrentHandle;
 use crate::options::{ClientOptions, StorageChoice};
 use crate::resume;
-use crate::runner::{Msg, ResumeTarget, Runner, CHANNEL};
+use crate::runner::{EngineSink, Msg, ResumeTarget, Runner, CHANNEL};
 use crate::startup::initial_pieces;
 use crate::status::Shared;
 use crate::storage::{FileStorage, MemoryStorage, Storage};
@@ -198,16 +198,14 @@ impl Client {
         thread::Builder::new()
             .name(format!("sluice-engine-{}", &info_hash.to_hex()[..8]))
             .spawn(move || runner.run())?;
-        let handle = TorrentHandle {
-            inner: Arc::new(Inner {
-                tx: tx.clone(),
-                shared,
-                storage,
-                meta,
-                download_dir: opts.download_dir.clone(),
-                trackers: opts.trackers.clone(),
-            }),
-        };
+        let handle = TorrentHandle::from_parts(
+            Arc::new(EngineSink(tx.clone())),
+            shared,
+            storage,
+            meta,
+            opts.download_dir.clone(),
+            opts.trackers.clone(),
+        );
         self.inner
             .torrents
             .lock()

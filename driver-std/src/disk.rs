@@ -1,35 +1,50 @@
 //! Disk workers: storage jobs (writes, reads, piece hashes) run on a few
 //! threads of their own, so a slow disk or a large piece never holds up the
-//! engine's loop.
+//! engine's loop. Each finished job is handed to a callback the driver gives
+//! (sluice-std sends it to the engine thread; sluice-mio queues it and wakes its
+//! loop), and pieces are hashed with the function the driver picks.
 
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+/// SHA-1 of a buffer.
+pub type Hasher = fn(&[u8]) -> [u8; 20];
+
+/// Receives each finished job.
+pub type Report = Arc<dyn Fn(DiskDone) + Send + Sync>;
+
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
 use sluice_core::layout::Layout;
 use sluice_core::torrent::{DiskError, DiskJob, ReadId};
 
-use crate::runner::Msg;
-use crate::storage::{hash_piece_with, Storage};
+use crate::storage::Storage;
 
 /// A finished storage job.
 #[derive(Debug)]
 pub enum DiskDone {
     /// A block was written.
     Write {
+        /// Piece index.
         piece: u32,
+        /// Offset in the piece.
         offset: u32,
+        /// Bytes written.
         len: usize,
+        /// The outcome.
         result: Result<(), DiskError>,
     },
     /// A block was read.
     Read {
+        /// The job.
         id: ReadId,
+        /// The bytes, or why not.
         result: Result<Vec<u8>, DiskError>,
     },
     /// A piece was hashed.
     Hash {
+        /// Piece index.
         piece: u32,
+        /// The digest, or why not.
         result: Result<[u8; 20], DiskError>,
     },
 }
@@ -41,23 +56,25 @@ pub struct DiskPool {
 }
 
 impl DiskPool {
-    /// Starts `threads` workers on `storage`, reporting to `engine`.
+    /// Starts `threads` workers on `storage`, hashing with `hasher` and
+    /// handing every finished job to `report`.
     pub fn start(
         threads: usize,
         storage: Arc<dyn Storage>,
         layout: Layout,
-        engine: SyncSender<Msg>,
+        hasher: Hasher,
+        report: Report,
     ) -> std::io::Result<DiskPool> {
         let (tx, rx) = mpsc::channel::<DiskJob>();
         let rx = Arc::new(Mutex::new(rx));
         let mut workers = Vec::new();
         for i in 0..threads.max(1) {
-            let (rx, storage, layout, engine) =
-                (rx.clone(), storage.clone(), layout.clone(), engine.clone());
+            let (rx, storage, layout, report) =
+                (rx.clone(), storage.clone(), layout.clone(), report.clone());
             workers.push(
                 thread::Builder::new()
                     .name(format!("sluice-disk-{i}"))
-                    .spawn(move || work(&rx, &*storage, &layout, &engine))?,
+                    .spawn(move || work(&rx, &*storage, &layout, hasher, &*report))?,
             );
         }
         Ok(DiskPool {
@@ -92,7 +109,8 @@ fn work(
     jobs: &Mutex<Receiver<DiskJob>>,
     storage: &dyn Storage,
     layout: &Layout,
-    engine: &SyncSender<Msg>,
+    hasher: Hasher,
+    report: &(dyn Fn(DiskDone) + Send + Sync),
 ) {
     let mut piece_buf = Vec::new();
     loop {
@@ -101,15 +119,17 @@ fn work(
             Err(_) => return,
         };
         let Ok(job) = job else { return };
-        let done = run(job, storage, layout, &mut piece_buf);
-        if engine.send(Msg::Disk(done)).is_err() {
-            // The engine is gone; keep draining so queued writes still land.
-            continue;
-        }
+        report(run(job, storage, layout, hasher, &mut piece_buf));
     }
 }
 
-fn run(job: DiskJob, storage: &dyn Storage, layout: &Layout, piece_buf: &mut Vec<u8>) -> DiskDone {
+fn run(
+    job: DiskJob,
+    storage: &dyn Storage,
+    layout: &Layout,
+    hasher: Hasher,
+    piece_buf: &mut Vec<u8>,
+) -> DiskDone {
     let err = |e: std::io::Error| DiskError(e.to_string());
     match job {
         DiskJob::Write {
@@ -137,13 +157,20 @@ fn run(job: DiskJob, storage: &dyn Storage, layout: &Layout, piece_buf: &mut Vec
                     .map_err(err),
             }
         }
-        DiskJob::Hash { piece } => DiskDone::Hash {
-            piece,
+        DiskJob::Hash { piece } => {
             // A file that vanished under us must not pass as verified.
-            result: storage
-                .check_piece(piece)
-                .and_then(|()| hash_piece_with(storage, layout, piece, piece_buf))
-                .map_err(err),
-        },
+            let result = storage.check_piece(piece).and_then(|()| {
+                let len = layout.piece_len(piece) as usize;
+                if piece_buf.len() < len {
+                    piece_buf.resize(len, 0);
+                }
+                storage.read(piece, 0, &mut piece_buf[..len])?;
+                Ok(hasher(&piece_buf[..len]))
+            });
+            DiskDone::Hash {
+                piece,
+                result: result.map_err(err),
+            }
+        }
     }
 }

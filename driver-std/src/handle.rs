@@ -6,7 +6,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,9 +15,9 @@ use sluice_core::picker::Priority;
 use sluice_core::torrent::{Event, PeerInfo, Stats};
 use sluice_core::{Bitfield, InfoHash};
 
+use crate::command::{Command, CommandSink};
 use crate::error::Error;
 use crate::reader::FileReader;
-use crate::runner::{Command, Msg};
 use crate::status::Shared;
 use crate::storage::Storage;
 
@@ -37,7 +37,7 @@ pub struct FileInfo {
 }
 
 pub(crate) struct Inner {
-    pub tx: SyncSender<Msg>,
+    pub sink: Arc<dyn CommandSink>,
     pub shared: Arc<Shared>,
     pub storage: Arc<dyn Storage>,
     pub meta: Metainfo,
@@ -69,11 +69,35 @@ pub struct TorrentHandle {
 }
 
 impl TorrentHandle {
+    /// A handle on a torrent whose engine takes commands through `sink` and
+    /// publishes its state in `shared`. For drivers: programs get handles from
+    /// their client.
+    pub fn from_parts(
+        sink: Arc<dyn CommandSink>,
+        shared: Arc<Shared>,
+        storage: Arc<dyn Storage>,
+        meta: Metainfo,
+        download_dir: PathBuf,
+        trackers: Vec<String>,
+    ) -> TorrentHandle {
+        TorrentHandle {
+            inner: Arc::new(Inner {
+                sink,
+                shared,
+                storage,
+                meta,
+                download_dir,
+                trackers,
+            }),
+        }
+    }
+
     fn send(&self, cmd: Command) -> Result<(), Error> {
-        self.inner
-            .tx
-            .send(Msg::Cmd(cmd))
-            .map_err(|_| Error::Stopped(self.stop_reason()))
+        if self.inner.sink.send(cmd) {
+            Ok(())
+        } else {
+            Err(Error::Stopped(self.stop_reason()))
+        }
     }
 
     fn ask<T>(&self, make: impl FnOnce(mpsc::Sender<T>) -> Command) -> Result<T, Error> {

@@ -18,6 +18,11 @@
 //! * [`storage::Storage`]: the backend trait, with a file backend (the default)
 //!   and a memory backend.
 //!
+//! The program-facing types are shared with the event-loop driver
+//! (sluice-mio), which reuses the building blocks in [`command`], [`disk`],
+//! [`status`], [`startup`], [`resume`] and [`storage`] and differs only in how
+//! it runs the engine.
+//!
 //! Downloading a torrent from a known peer and reading its first file:
 //!
 //! ```no_run
@@ -40,7 +45,8 @@
 #![warn(missing_docs)]
 
 mod client;
-mod disk;
+pub mod command;
+pub mod disk;
 mod error;
 mod handle;
 mod net;
@@ -48,8 +54,8 @@ mod options;
 mod reader;
 pub mod resume;
 mod runner;
-mod startup;
-mod status;
+pub mod startup;
+pub mod status;
 pub mod storage;
 
 pub use client::{AddOptions, Client};

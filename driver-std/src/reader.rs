@@ -8,9 +8,9 @@ use std::ops::Range;
 
 use sluice_core::torrent::StreamId;
 
+use crate::command::Command;
 use crate::error::Error;
 use crate::handle::TorrentHandle;
-use crate::runner::Command;
 use crate::storage::read_payload;
 
 /// Tell the engine about consumption at least this often.

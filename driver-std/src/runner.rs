@@ -12,20 +12,17 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
-use std::ops::Range;
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use sluice_core::picker::Priority;
-use sluice_core::torrent::{
-    Direction, Event, Output, PeerInfo, PeerKey, Stats, StreamError, StreamId, Torrent,
-};
+use sluice_core::torrent::{Direction, Event, Output, PeerKey, Torrent};
 use sluice_core::{Bitfield, InfoHash, Time};
 
+use crate::command::{Command, CommandSink};
 use crate::disk::{DiskDone, DiskPool};
 use crate::net::{self, Conn, WriteBacklog, WRITE_CHUNK};
 use crate::resume::{self, ResumeData};
@@ -61,30 +58,13 @@ pub enum Msg {
     Cmd(Command),
 }
 
-/// What the program can ask of the engine thread.
-pub enum Command {
-    AddPeers(Vec<SocketAddr>),
-    Disconnect(SocketAddr),
-    Ban(IpAddr),
-    /// Set a file's priority; the reply comes once it is in effect.
-    FilePriority(usize, Priority, Sender<()>),
-    OpenStream {
-        file: usize,
-        range: Range<u64>,
-        position: u64,
-        reply: Sender<Result<StreamId, StreamError>>,
-    },
-    SeekStream(StreamId, u64),
-    CloseStream(StreamId),
-    Stats(Sender<Stats>),
-    Peers(Sender<Vec<PeerInfo>>),
-    Subscribe(Sender<Event>),
-    /// Stop the torrent; with `remove`, delete its data too (keeping verified
-    /// pieces if `Some(true)`).
-    Stop {
-        remove: Option<bool>,
-        reply: Sender<io::Result<()>>,
-    },
+/// sluice-std's [`CommandSink`]: the engine thread's channel.
+pub struct EngineSink(pub SyncSender<Msg>);
+
+impl CommandSink for EngineSink {
+    fn send(&self, cmd: Command) -> bool {
+        self.0.send(Msg::Cmd(cmd)).is_ok()
+    }
 }
 
 /// Where and whether to keep a resume file.
@@ -123,11 +103,15 @@ impl Runner {
         resume: Option<ResumeTarget>,
         start: Instant,
     ) -> io::Result<Runner> {
+        let to_engine = tx.clone();
         let disk = DiskPool::start(
             disk_threads,
             storage.clone(),
             torrent.layout().clone(),
-            tx.clone(),
+            sluice_core::create::hash_piece,
+            Arc::new(move |done| {
+                let _ = to_engine.send(Msg::Disk(done));
+            }),
         )?;
         let resume = resume.map(|t| ResumeSaver::start(t, storage.clone()));
         Ok(Runner {

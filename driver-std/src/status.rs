@@ -33,6 +33,7 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// State for a torrent starting with the pieces in `have`.
     pub fn new(have: Bitfield) -> Shared {
         let complete = have.is_full();
         Shared {
