@@ -1,9 +1,22 @@
 //! sluice-mio: the event-loop driver and the `sluice` command.
 //!
-//! The mio event loop arrives with the engine; today the crate holds the parts of
-//! the command that are library code, so they can be tested and benchmarked:
+//! One `mio` event loop runs every torrent's engine: non-blocking sockets in a
+//! slab, timers from the engines' `poll_timeout`, a waker for commands from
+//! other threads, and disk work on worker threads. Programs use the same types
+//! as with sluice-std (handles, readers, options, storage backends); only
+//! [`Client`] differs.
+//!
 //! [`create`] makes `.torrent` files from disk on all cores.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod create;
+
+pub use sluice_std::{
+    AddOptions, ClientOptions, Error, Event, FileInfo, FileReader, PeerInfo, Priority, Stats,
+    StorageChoice, TorrentHandle,
+};
+
+/// The client. Until the event loop lands this is sluice-std's client, which
+/// has the same API.
+pub use sluice_std::Client;
