@@ -4,9 +4,7 @@
 //! 68-byte handshake (with a timeout) to learn which torrent it is for and
 //! hands the socket to that torrent's engine thread.
 
-use std::collections::hash_map::RandomState;
 use std::collections::BTreeMap;
-use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
@@ -14,22 +12,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use sluice_core::metainfo::Metainfo;
-use sluice_core::picker::Priority;
-use sluice_core::torrent::{Config, Torrent};
 use sluice_core::wire::Handshake;
 use sluice_core::{InfoHash, PeerId, Time};
 
 use crate::error::Error;
 use crate::handle::TorrentHandle;
-use crate::options::{ClientOptions, StorageChoice};
-use crate::resume;
-use crate::runner::{EngineSink, Msg, ResumeTarget, Runner, CHANNEL};
-use crate::startup::initial_pieces;
-use crate::status::Shared;
-use crate::storage::{FileStorage, MemoryStorage, Storage};
+use crate::options::ClientOptions;
+use crate::prepare::{fresh_peer_id, prepare, Prepared};
+use crate::runner::{EngineSink, Msg, Runner, CHANNEL};
 
 /// How long an inbound peer has to send its handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -138,52 +131,21 @@ impl Client {
         {
             return Err(Error::Duplicate(info_hash));
         }
-        let files = meta.info.files.len();
-        let selected = |i: usize| add.selected.as_ref().is_none_or(|s| s.contains(&i));
-        let deselected: Vec<usize> = (0..files).filter(|&i| !selected(i)).collect();
-        let (storage, resume_target): (Arc<dyn Storage>, _) = match &opts.storage {
-            StorageChoice::Files => {
-                let s = FileStorage::open(
-                    &opts.download_dir,
-                    &meta.info,
-                    &info_hash.to_hex(),
-                    &deselected,
-                )?;
-                let target = opts.resume.then(|| ResumeTarget {
-                    path: resume::resume_path(&opts.download_dir, &info_hash),
-                    info_hash,
-                });
-                (Arc::new(s), target)
-            }
-            StorageChoice::Memory => (Arc::new(MemoryStorage::new(&meta.layout())), None),
-            StorageChoice::Custom(make) => (make(&meta, &opts.download_dir)?, None),
-        };
-
-        let record = resume_target
-            .as_ref()
-            .and_then(|t| resume::load(&t.path, &info_hash, meta.info.piece_count(), files));
-        let threads = thread::available_parallelism().map_or(2, |n| n.get());
-        let have = initial_pieces(
-            &*storage,
-            &meta.info,
-            record.as_ref(),
-            opts.verify_on_start,
-            threads,
-        );
-
-        let mut cfg = Config::new(self.inner.peer_id, opts.seed.unwrap_or_else(random_u64));
-        cfg.max_peers = opts.max_peers;
-        cfg.upload_slots = opts.upload_slots;
-        cfg.listen_port = Some(self.inner.local_addr.port());
         let now = Time::from_duration(self.inner.start.elapsed());
-        let mut torrent = Torrent::new(info_hash, meta.info.clone(), cfg, have.clone(), now);
-        for &i in &deselected {
-            torrent.set_file_priority(now, i, Priority::Skip);
-        }
-        torrent.add_peers(now, add.peers.iter().copied());
-
+        let Prepared {
+            torrent,
+            storage,
+            resume: resume_target,
+            shared,
+        } = prepare(
+            opts,
+            self.inner.peer_id,
+            self.inner.local_addr.port(),
+            &meta,
+            &add,
+            now,
+        )?;
         let (tx, rx) = mpsc::sync_channel(CHANNEL);
-        let shared = Arc::new(Shared::new(have));
         let runner = Runner::new(
             torrent,
             rx,
@@ -317,30 +279,4 @@ fn route_inbound(mut stream: TcpStream, client: &ClientInner) {
     if let Some(tx) = sender {
         let _ = tx.send(Msg::Inbound(stream, addr, first));
     }
-}
-
-/// A peer id "-SL0100-" followed by twelve random characters.
-fn fresh_peer_id() -> PeerId {
-    let mut id = *b"-SL0100-000000000000";
-    let mut r = random_u64();
-    for b in &mut id[8..] {
-        *b = b"0123456789abcdefghijklmnopqrstuvwxyz"[(r % 36) as usize];
-        r /= 36;
-        if r == 0 {
-            r = random_u64();
-        }
-    }
-    PeerId(id)
-}
-
-/// 64 random bits from what std offers: the per-process random keys of
-/// `RandomState`, mixed with the time.
-fn random_u64() -> u64 {
-    let mut h = RandomState::new().build_hasher();
-    h.write_u128(
-        SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.finish()
 }

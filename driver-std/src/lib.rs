@@ -51,6 +51,7 @@ mod error;
 mod handle;
 mod net;
 mod options;
+pub mod prepare;
 mod reader;
 pub mod resume;
 mod runner;

@@ -12,9 +12,19 @@
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, SyncSender};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use sluice_core::bencode::{self, OwnedValue};
 use sluice_core::{Bitfield, InfoHash};
+
+use crate::prepare::ResumeTarget;
+use crate::storage::Storage;
+
+/// Seconds between resume-file saves while pieces keep arriving.
+const RESUME_EVERY: Duration = Duration::from_secs(5);
 
 /// Format version written in the file.
 const VERSION: i64 = 1;
@@ -67,7 +77,7 @@ pub fn load(path: &Path, info_hash: &InfoHash, pieces: u32, files: usize) -> Opt
 }
 
 /// Writes a resume file atomically.
-pub fn save(path: &Path, info_hash: &InfoHash, data: &ResumeData) -> io::Result<()> {
+pub fn save_record(path: &Path, info_hash: &InfoHash, data: &ResumeData) -> io::Result<()> {
     let mut root = OwnedValue::dict();
     root.insert("version", OwnedValue::Integer(VERSION));
     root.insert("info_hash", OwnedValue::Bytes(info_hash.0.to_vec()));
@@ -112,6 +122,96 @@ pub fn delete(path: &Path) -> io::Result<()> {
     }
 }
 
+/// Saves the resume file on its own thread (it syncs the data first, which
+/// can take a while), at most every [`RESUME_EVERY`] while pieces arrive.
+pub struct ResumeSaver {
+    target: ResumeTarget,
+    storage: Arc<dyn Storage>,
+    jobs: Option<SyncSender<Bitfield>>,
+    worker: Option<thread::JoinHandle<()>>,
+    /// Pieces were verified since the last save.
+    pub dirty: bool,
+    last: Instant,
+}
+
+impl ResumeSaver {
+    /// Starts the saver thread for `target`.
+    pub fn start(target: ResumeTarget, storage: Arc<dyn Storage>) -> ResumeSaver {
+        let (tx, rx) = mpsc::sync_channel::<Bitfield>(1);
+        let (path, info_hash, st) = (target.path.clone(), target.info_hash, storage.clone());
+        let worker = thread::Builder::new()
+            .name("sluice-resume".into())
+            .spawn(move || {
+                while let Ok(have) = rx.recv() {
+                    let _ = save_now(&path, &info_hash, &*st, have);
+                }
+            })
+            .ok();
+        ResumeSaver {
+            target,
+            storage,
+            jobs: Some(tx),
+            worker,
+            dirty: false,
+            last: Instant::now(),
+        }
+    }
+
+    /// Saves at the next tick (the torrent just completed).
+    pub fn save_soon(&mut self) {
+        self.dirty = true;
+        self.last = Instant::now() - RESUME_EVERY;
+    }
+
+    /// Call often: saves `have` if pieces arrived and the last save is old.
+    pub fn tick(&mut self, have: &Bitfield) {
+        if !self.dirty || self.last.elapsed() < RESUME_EVERY {
+            return;
+        }
+        if let Some(tx) = &self.jobs {
+            // Busy saving: the next tick tries again.
+            if tx.try_send(have.clone()).is_ok() {
+                self.dirty = false;
+                self.last = Instant::now();
+            }
+        }
+    }
+
+    /// Final save (or delete), after every write landed.
+    /// Final save (or, when the data is removed without keeping verified
+    /// pieces, deletion), after every write landed.
+    pub fn finish(mut self, have: &Bitfield, remove: Option<bool>) -> io::Result<()> {
+        self.jobs = None;
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+        match remove {
+            Some(false) => delete(&self.target.path),
+            _ => save_now(
+                &self.target.path,
+                &self.target.info_hash,
+                &*self.storage,
+                have.clone(),
+            ),
+        }
+    }
+}
+
+/// Syncs the data, then records `have` with the files' current fingerprint.
+fn save_now(
+    path: &std::path::Path,
+    info_hash: &InfoHash,
+    storage: &dyn Storage,
+    have: Bitfield,
+) -> io::Result<()> {
+    storage.flush()?;
+    storage.check()?;
+    let Some(files) = storage.fingerprint() else {
+        return Ok(());
+    };
+    save_record(path, info_hash, &ResumeData { have, files })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,7 +228,7 @@ mod tests {
             have,
             files: vec![(100, 1_700_000_000_123_456_789), (0, 0)],
         };
-        save(&path, &ih, &data).unwrap();
+        save_record(&path, &ih, &data).unwrap();
         assert_eq!(load(&path, &ih, 10, 2), Some(data.clone()));
         assert_eq!(
             load(&path, &InfoHash([4; 20]), 10, 2),

@@ -13,19 +13,20 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
+
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
 use std::sync::Arc;
-use std::thread;
+
 use std::time::{Duration, Instant};
 
 use sluice_core::torrent::{Direction, Event, Output, PeerKey, Torrent};
-use sluice_core::{Bitfield, InfoHash, Time};
+use sluice_core::Time;
 
 use crate::command::{Command, CommandSink};
 use crate::disk::{DiskDone, DiskPool};
 use crate::net::{self, Conn, WriteBacklog, WRITE_CHUNK};
-use crate::resume::{self, ResumeData};
+use crate::prepare::ResumeTarget;
+use crate::resume::ResumeSaver;
 use crate::status::Shared;
 use crate::storage::Storage;
 
@@ -34,9 +35,6 @@ pub const CHANNEL: usize = 256;
 
 /// Received bytes waiting for the disk before peers are read no more.
 const WRITE_BACKLOG: u64 = 32 << 20;
-
-/// Seconds between resume-file saves while pieces keep arriving.
-const RESUME_EVERY: Duration = Duration::from_secs(5);
 
 /// A message to the engine thread.
 pub enum Msg {
@@ -65,12 +63,6 @@ impl CommandSink for EngineSink {
     fn send(&self, cmd: Command) -> bool {
         self.0.send(Msg::Cmd(cmd)).is_ok()
     }
-}
-
-/// Where and whether to keep a resume file.
-pub struct ResumeTarget {
-    pub path: PathBuf,
-    pub info_hash: InfoHash,
 }
 
 /// The engine thread's state.
@@ -391,88 +383,4 @@ impl Runner {
         }
         result
     }
-}
-
-/// Saves the resume file on its own thread (it syncs the data first, which
-/// can take a while), at most every [`RESUME_EVERY`] while pieces arrive.
-struct ResumeSaver {
-    target: ResumeTarget,
-    storage: Arc<dyn Storage>,
-    jobs: Option<SyncSender<Bitfield>>,
-    worker: Option<thread::JoinHandle<()>>,
-    dirty: bool,
-    last: Instant,
-}
-
-impl ResumeSaver {
-    fn start(target: ResumeTarget, storage: Arc<dyn Storage>) -> ResumeSaver {
-        let (tx, rx) = mpsc::sync_channel::<Bitfield>(1);
-        let (path, info_hash, st) = (target.path.clone(), target.info_hash, storage.clone());
-        let worker = thread::Builder::new()
-            .name("sluice-resume".into())
-            .spawn(move || {
-                while let Ok(have) = rx.recv() {
-                    let _ = save(&path, &info_hash, &*st, have);
-                }
-            })
-            .ok();
-        ResumeSaver {
-            target,
-            storage,
-            jobs: Some(tx),
-            worker,
-            dirty: false,
-            last: Instant::now(),
-        }
-    }
-
-    fn save_soon(&mut self) {
-        self.dirty = true;
-        self.last = Instant::now() - RESUME_EVERY;
-    }
-
-    fn tick(&mut self, have: &Bitfield) {
-        if !self.dirty || self.last.elapsed() < RESUME_EVERY {
-            return;
-        }
-        if let Some(tx) = &self.jobs {
-            // Busy saving: the next tick tries again.
-            if tx.try_send(have.clone()).is_ok() {
-                self.dirty = false;
-                self.last = Instant::now();
-            }
-        }
-    }
-
-    /// Final save (or delete), after every write landed.
-    fn finish(mut self, have: &Bitfield, remove: Option<bool>) -> io::Result<()> {
-        self.jobs = None;
-        if let Some(w) = self.worker.take() {
-            let _ = w.join();
-        }
-        match remove {
-            Some(false) => resume::delete(&self.target.path),
-            _ => save(
-                &self.target.path,
-                &self.target.info_hash,
-                &*self.storage,
-                have.clone(),
-            ),
-        }
-    }
-}
-
-/// Syncs the data, then records `have` with the files' current fingerprint.
-fn save(
-    path: &std::path::Path,
-    info_hash: &InfoHash,
-    storage: &dyn Storage,
-    have: Bitfield,
-) -> io::Result<()> {
-    storage.flush()?;
-    storage.check()?;
-    let Some(files) = storage.fingerprint() else {
-        return Ok(());
-    };
-    resume::save(path, info_hash, &ResumeData { have, files })
 }
