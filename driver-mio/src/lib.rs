@@ -10,13 +10,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod client;
 pub mod create;
+mod event_loop;
+pub mod hash;
 
 pub use sluice_std::{
     AddOptions, ClientOptions, Error, Event, FileInfo, FileReader, PeerInfo, Priority, Stats,
     StorageChoice, TorrentHandle,
 };
 
-/// The client. Until the event loop lands this is sluice-std's client, which
-/// has the same API.
-pub use sluice_std::Client;
+pub use client::Client;

@@ -20,6 +20,7 @@
 mod failing;
 mod gate;
 mod helpers;
+mod mio_driver;
 mod payload;
 pub mod scenarios;
 mod std_driver;
@@ -39,6 +40,7 @@ use sluice_core::Bitfield;
 pub use failing::WriteBudget;
 pub use gate::Gate;
 pub use helpers::{driver_panics, files_under, watch_driver_panics, within};
+pub use mio_driver::Mio;
 pub use payload::Payload;
 pub use std_driver::Std;
 

@@ -144,9 +144,15 @@ impl Torrent for TorrentHandle {
 }
 
 /// sluice-std's memory backend behind a [`WriteBudget`].
-struct Failing {
+pub(super) struct Failing {
     inner: MemoryStorage,
     budget: Arc<WriteBudget>,
+}
+
+impl Failing {
+    pub(super) fn new(inner: MemoryStorage, budget: Arc<WriteBudget>) -> Failing {
+        Failing { inner, budget }
+    }
 }
 
 impl Storage for Failing {

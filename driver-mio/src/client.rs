@@ -1,0 +1,195 @@
+//! [`Client`]: the event-loop driver's client. Same API as sluice-std's; the
+//! torrents run on one `mio` event loop thread instead of a thread each.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::Instant;
+
+use mio::{Poll, Waker};
+use sluice_core::metainfo::Metainfo;
+use sluice_core::{InfoHash, PeerId, Time};
+use sluice_std::prepare::{fresh_peer_id, prepare};
+use sluice_std::{AddOptions, ClientOptions, Error, TorrentHandle};
+
+use crate::event_loop::{EventLoop, Inbox, NewTorrent, Sink, Work, WAKER};
+
+struct Inner {
+    opts: ClientOptions,
+    peer_id: PeerId,
+    local_addr: SocketAddr,
+    inbox: Arc<Inbox>,
+    torrents: Mutex<BTreeMap<InfoHash, TorrentHandle>>,
+    start: Instant,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// A BitTorrent client whose torrents all run on one event loop.
+///
+/// ```no_run
+/// use sluice_mio::{Client, ClientOptions};
+///
+/// let mut opts = ClientOptions::new("downloads");
+/// opts.listen = "127.0.0.1:0".parse().unwrap();
+/// let client = Client::start(opts)?;
+/// let t = client.add_torrent_file("file.torrent")?;
+/// t.connect("127.0.0.1:6881".parse().unwrap());
+/// t.wait_complete(None)?;
+/// client.shutdown()?;
+/// # Ok::<(), sluice_mio::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl Client {
+    /// Binds the listen address and starts the event loop.
+    pub fn start(opts: ClientOptions) -> Result<Client, Error> {
+        let std_listener = std::net::TcpListener::bind(opts.listen)?;
+        std_listener.set_nonblocking(true)?;
+        let local_addr = std_listener.local_addr()?;
+        let listener = mio::net::TcpListener::from_std(std_listener);
+        let poll = Poll::new()?;
+        let waker = Waker::new(poll.registry(), WAKER)?;
+        let inbox = Inbox::new(waker);
+        let start = Instant::now();
+        let event_loop =
+            EventLoop::new(poll, listener, inbox.clone(), start, opts.connect_timeout)?;
+        let thread = thread::Builder::new()
+            .name("sluice-loop".into())
+            .spawn(move || event_loop.run())?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                opts,
+                peer_id: fresh_peer_id(),
+                local_addr,
+                inbox,
+                torrents: Mutex::new(BTreeMap::new()),
+                start,
+                thread: Mutex::new(Some(thread)),
+            }),
+        })
+    }
+
+    /// The address peers can reach us at.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local_addr
+    }
+
+    /// Our peer id.
+    pub fn peer_id(&self) -> PeerId {
+        self.inner.peer_id
+    }
+
+    /// The options the client was started with.
+    pub fn options(&self) -> &ClientOptions {
+        &self.inner.opts
+    }
+
+    /// Adds a torrent from a `.torrent` file.
+    pub fn add_torrent_file(&self, path: impl AsRef<Path>) -> Result<TorrentHandle, Error> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        self.add_torrent_bytes(&bytes)
+    }
+
+    /// Adds a torrent from the bytes of a `.torrent` file.
+    pub fn add_torrent_bytes(&self, bytes: &[u8]) -> Result<TorrentHandle, Error> {
+        self.add_torrent(Metainfo::from_bytes(bytes)?, AddOptions::default())
+    }
+
+    /// Adds a parsed torrent. Existing data in the download folder is checked
+    /// first (see [`ClientOptions::verify_on_start`]).
+    pub fn add_torrent(&self, meta: Metainfo, add: AddOptions) -> Result<TorrentHandle, Error> {
+        let info_hash = meta.info_hash;
+        if self.lock_torrents()?.contains_key(&info_hash) {
+            return Err(Error::Duplicate(info_hash));
+        }
+        let opts = &self.inner.opts;
+        let now = Time::from_duration(self.inner.start.elapsed());
+        let prepared = prepare(
+            opts,
+            self.inner.peer_id,
+            self.inner.local_addr.port(),
+            &meta,
+            &add,
+            now,
+        )?;
+        let (storage, shared) = (prepared.storage.clone(), prepared.shared.clone());
+        let (tx, rx) = mpsc::channel();
+        self.inner.inbox.push(Work::Add(
+            Box::new(NewTorrent {
+                meta: meta.clone(),
+                prepared,
+                disk_threads: opts.disk_threads,
+            }),
+            tx,
+        ));
+        rx.recv()
+            .map_err(|_| Error::Stopped("the event loop has ended".into()))??;
+        let sink = Sink {
+            info_hash,
+            inbox: self.inner.inbox.clone(),
+            alive: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+        };
+        let handle = TorrentHandle::from_parts(
+            Arc::new(sink),
+            shared,
+            storage,
+            meta,
+            opts.download_dir.clone(),
+            opts.trackers.clone(),
+        );
+        self.lock_torrents()?.insert(info_hash, handle.clone());
+        Ok(handle)
+    }
+
+    fn lock_torrents(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, BTreeMap<InfoHash, TorrentHandle>>, Error> {
+        self.inner
+            .torrents
+            .lock()
+            .map_err(|_| Error::Io(io::Error::other("client lock poisoned")))
+    }
+
+    /// The torrents added so far.
+    pub fn torrents(&self) -> Vec<TorrentHandle> {
+        self.lock_torrents()
+            .map(|t| t.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Stops one torrent and forgets it; with `remove`, deletes its data too.
+    pub fn remove_torrent(&self, info_hash: &InfoHash, remove: Option<bool>) -> Result<(), Error> {
+        let handle = self.lock_torrents()?.remove(info_hash);
+        match (handle, remove) {
+            (Some(h), Some(keep)) => h.remove(keep),
+            (Some(h), None) => h.stop(),
+            (None, _) => Ok(()),
+        }
+    }
+
+    /// Stops every torrent (connections closed, queued writes finished, files
+    /// flushed, resume records saved) and ends the event loop.
+    pub fn shutdown(self) -> Result<(), Error> {
+        let mut first_error = None;
+        for h in self.torrents() {
+            if let Err(e) = h.stop() {
+                first_error.get_or_insert(e);
+            }
+        }
+        self.inner.inbox.push(Work::Exit);
+        let thread = self.inner.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(t) = thread {
+            let _ = t.join();
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
