@@ -4,10 +4,25 @@
 //! download hits.
 
 use sha1::{Digest, Sha1};
+use sluice_std::disk::StreamHasher;
 
 /// SHA-1 of `data`.
 pub fn sha1(data: &[u8]) -> [u8; 20] {
     Sha1::digest(data).into()
+}
+
+/// A running SHA-1 for the disk workers.
+pub fn sha1_stream() -> Box<dyn StreamHasher> {
+    struct Fast(Sha1);
+    impl StreamHasher for Fast {
+        fn update(&mut self, data: &[u8]) {
+            Digest::update(&mut self.0, data);
+        }
+        fn finish(self: Box<Self>) -> [u8; 20] {
+            self.0.finalize().into()
+        }
+    }
+    Box::new(Fast(Sha1::new()))
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use crate::prepare::ResumeTarget;
 use crate::storage::Storage;
 
 /// Seconds between resume-file saves while pieces keep arriving.
-const RESUME_EVERY: Duration = Duration::from_secs(5);
+const RESUME_EVERY: Duration = Duration::from_secs(30);
 
 /// Format version written in the file.
 const VERSION: i64 = 1;

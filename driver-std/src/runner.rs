@@ -100,7 +100,7 @@ impl Runner {
             disk_threads,
             storage.clone(),
             torrent.layout().clone(),
-            sluice_core::create::hash_piece,
+            crate::disk::portable_sha1,
             Arc::new(move |done| {
                 let _ = to_engine.send(Msg::Disk(done));
             }),

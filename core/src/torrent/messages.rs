@@ -30,43 +30,14 @@ impl Torrent {
         };
         p.last_recv = now;
         let mut rest = bytes;
-        let alive = 'feed: loop {
+        let alive = loop {
             let taken = dec.feed(rest);
             rest = &rest[taken..];
-            if dec.expects_handshake() {
-                match dec.next_handshake() {
-                    Ok(Some(hs)) => {
-                        if !self.on_handshake(now, peer, &hs) {
-                            break 'feed false;
-                        }
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        self.close(now, peer, protocol(e.to_string()));
-                        break 'feed false;
-                    }
-                }
-            }
-            if !dec.expects_handshake() {
-                loop {
-                    match dec.next_message() {
-                        Ok(Some(msg)) => {
-                            self.on_message(now, peer, msg);
-                            if self.peer(peer).is_none() {
-                                break 'feed false;
-                            }
-                        }
-                        Ok(None) => break,
-                        Err(WireError::UnknownMessage { .. }) => {}
-                        Err(e) => {
-                            self.close(now, peer, protocol(e.to_string()));
-                            break 'feed false;
-                        }
-                    }
-                }
+            if !self.decode_all(now, peer, &mut dec) {
+                break false;
             }
             if rest.is_empty() {
-                break 'feed true;
+                break true;
             }
         };
         if alive {
@@ -75,6 +46,89 @@ impl Torrent {
             }
         }
         self.flush_transmits();
+    }
+
+    /// Like [`handle_data`](Torrent::handle_data), but lends `read` (a socket
+    /// read, typically) up to `max` bytes of the peer's own receive buffer, so
+    /// the bytes are not copied through another buffer first.
+    ///
+    /// Returns what `read` returned: `Ok(0)` means end of stream. `Ok(0)` is
+    /// also returned, without calling `read`, for an unknown or closed peer.
+    pub fn handle_read_with<E>(
+        &mut self,
+        now: Time,
+        peer: PeerKey,
+        max: usize,
+        read: impl FnOnce(&mut [u8]) -> Result<usize, E>,
+    ) -> Result<usize, E> {
+        let Some(p) = self.peer_mut(peer) else {
+            return Ok(0);
+        };
+        let Some(mut dec) = p.decoder.take() else {
+            return Ok(0);
+        };
+        // After every call the decoder holds at most a partial frame, which
+        // leaves room for more.
+        let got = match dec.read_with(max, read) {
+            Ok(got) => got.unwrap_or(0),
+            Err(e) => {
+                if let Some(p) = self.peer_mut(peer) {
+                    p.decoder = Some(dec);
+                }
+                return Err(e);
+            }
+        };
+        if got > 0 {
+            if let Some(p) = self.peer_mut(peer) {
+                p.last_recv = now;
+            }
+        }
+        let alive = got == 0 || self.decode_all(now, peer, &mut dec);
+        if alive {
+            if let Some(p) = self.peer_mut(peer) {
+                p.decoder = Some(dec);
+            }
+        }
+        self.flush_transmits();
+        Ok(got)
+    }
+
+    /// Takes every handshake and message now complete in `dec`. False if the
+    /// peer was closed (for breaking the protocol, or by what a message did).
+    fn decode_all(&mut self, now: Time, peer: PeerKey, dec: &mut crate::wire::Decoder) -> bool {
+        if dec.expects_handshake() {
+            match dec.next_handshake() {
+                Ok(Some(hs)) => {
+                    if !self.on_handshake(now, peer, &hs) {
+                        return false;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.close(now, peer, protocol(e.to_string()));
+                    return false;
+                }
+            }
+        }
+        if dec.expects_handshake() {
+            return true;
+        }
+        loop {
+            match dec.next_message() {
+                Ok(Some(msg)) => {
+                    self.on_message(now, peer, msg);
+                    if self.peer(peer).is_none() {
+                        return false;
+                    }
+                }
+                Ok(None) => return true,
+                Err(WireError::UnknownMessage { .. }) => {}
+                Err(e) => {
+                    self.close(now, peer, protocol(e.to_string()));
+                    return false;
+                }
+            }
+        }
     }
 
     /// Checks the peer's handshake and answers it. False if the peer was closed.

@@ -79,7 +79,6 @@ pub struct EventLoop {
     torrents: BTreeMap<InfoHash, Slot>,
     start: Instant,
     connect_timeout: Duration,
-    scratch: Vec<u8>,
     exiting: bool,
 }
 
@@ -101,7 +100,6 @@ impl EventLoop {
             torrents: BTreeMap::new(),
             start,
             connect_timeout,
-            scratch: vec![0u8; READ_CHUNK],
             exiting: false,
         })
     }
@@ -188,7 +186,7 @@ impl EventLoop {
             disk_threads,
             prepared.storage.clone(),
             meta.layout(),
-            crate::hash::sha1,
+            crate::hash::sha1_stream,
             Arc::new(move |done| inbox.push(Work::Disk(info_hash, done))),
         )?;
         let resume = prepared
@@ -462,16 +460,18 @@ impl EventLoop {
                 return;
             }
             conn.paused = false;
-            match conn.stream.read(&mut self.scratch) {
+            let now = Time::from_duration(self.start.elapsed());
+            // Straight into the peer's receive buffer in the engine.
+            let stream = &mut conn.stream;
+            match slot
+                .torrent
+                .handle_read_with(now, key, READ_CHUNK, |buf| stream.read(buf))
+            {
                 Ok(0) => {
                     self.peer_gone(token, "connection closed by peer");
                     return;
                 }
-                Ok(n) => {
-                    let now = Time::from_duration(self.start.elapsed());
-                    slot.torrent.handle_data(now, key, &self.scratch[..n]);
-                    self.drain(info_hash);
-                }
+                Ok(_) => self.drain(info_hash),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
