@@ -42,8 +42,11 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let script = root.join("../driver-std/benches/lt_bench.py");
     let drivers = [
-        ("sluice-mio", build_example(root, "sluice-mio")),
-        ("sluice-std", build_example(root, "sluice-std")),
+        (
+            "sluice-mio",
+            build_example(root, "sluice-mio", "mio_download"),
+        ),
+        ("sluice-std", build_example(root, "sluice-std", "download")),
     ];
     let dir = std::env::temp_dir().join(format!("sluice-bench-loopback-{}", std::process::id()));
     let data = dir.join("seed");
@@ -114,9 +117,9 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Builds a driver's `download` example in release mode, copies it aside
-/// (both drivers' examples share a name) and returns the copy's path.
-fn build_example(root: &Path, package: &str) -> PathBuf {
+/// Builds a driver's download example in release mode, copies it aside
+/// and returns the copy's path.
+fn build_example(root: &Path, package: &str, example: &str) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(root)
@@ -127,7 +130,7 @@ fn build_example(root: &Path, package: &str) -> PathBuf {
             "-p",
             package,
             "--example",
-            "download",
+            example,
         ])
         .status()
         .expect("run cargo");
@@ -138,7 +141,8 @@ fn build_example(root: &Path, package: &str) -> PathBuf {
     let built = root
         .parent()
         .expect("workspace")
-        .join("target/release/examples/download");
+        .join("target/release/examples")
+        .join(example);
     let copy = std::env::temp_dir().join(format!("sluice-bench-{package}-download"));
     std::fs::copy(&built, &copy).expect("copy the example");
     copy

@@ -14,6 +14,7 @@ mod client;
 pub mod create;
 mod event_loop;
 pub mod hash;
+pub mod http;
 
 pub use sluice_std::{
     AddOptions, ClientOptions, Error, Event, FileInfo, FileReader, PeerInfo, Priority, Stats,

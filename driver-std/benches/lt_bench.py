@@ -2,7 +2,8 @@
 """Helpers for the loopback download benchmark (driver-std/benches/loopback.rs).
 
 usage:
-  lt_bench.py seed TORRENT DATA_DIR       seed over TCP on 127.0.0.1; prints "ready PORT"
+  lt_bench.py seed TORRENT DATA_DIR [RATE] seed over TCP on 127.0.0.1, uploading at most
+                                         RATE bytes/s if given; prints "ready PORT"
   lt_bench.py leech TORRENT OUT_DIR PORT   download from 127.0.0.1:PORT; prints JSON figures
   lt_bench.py measure CMD [ARG]...         run CMD; prints JSON figures of that process
 
@@ -39,11 +40,18 @@ def add(ses, torrent, save_path):
     return ses.add_torrent(atp)
 
 
-def seed(torrent, data_dir):
+def seed(torrent, data_dir, rate=None):
     settings = lt.high_performance_seed()
     settings.update(LOOPBACK_SETTINGS)
     settings["unchoke_slots_limit"] = -1
+    if rate is not None:
+        settings["upload_rate_limit"] = int(rate)
     ses = lt.session(settings)
+    if rate is not None:
+        # Loopback peers are in libtorrent's unlimited local class by default.
+        f = lt.ip_filter()
+        f.add_rule("0.0.0.0", "255.255.255.255", 1 << lt.session.global_peer_class_id)
+        ses.set_peer_class_filter(f)
     h = add(ses, torrent, data_dir)
     while not h.status().is_seeding:
         time.sleep(0.05)
@@ -76,7 +84,7 @@ def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     mode, args = sys.argv[1], sys.argv[2:]
-    if mode == "seed" and len(args) == 2:
+    if mode == "seed" and len(args) in (2, 3):
         seed(*args)
     elif mode == "leech" and len(args) == 3:
         leech(*args)

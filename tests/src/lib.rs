@@ -27,6 +27,7 @@ mod process;
 pub mod reference;
 pub mod sim;
 pub mod sluice;
+pub mod sluice_proc;
 mod tempdir;
 mod tools;
 

@@ -2,10 +2,17 @@
 //! in its own module and returns `Result<(), CliError>`; this module turns an
 //! error into one line on stderr and a non-zero exit code.
 
+mod cat;
+mod common;
 mod create;
 mod demo;
+mod download;
 mod format;
 mod info;
+mod interrupt;
+mod progress;
+mod seed;
+mod stream;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -33,7 +40,18 @@ enum Command {
     },
     /// Make a .torrent from a file or a folder.
     Create(create::Args),
-    /// Show sluice at work on this machine, without the network.
+    /// Download a torrent (or some of its files) into a folder.
+    Download(download::Args),
+    /// Check data against a torrent, then share it until Ctrl-C.
+    Seed(seed::Args),
+    /// Serve a torrent's files over HTTP while they download (for mpv, VLC,
+    /// ffmpeg, a browser).
+    Stream(stream::Args),
+    /// Write a file of a torrent, or a byte range of it, to standard output as
+    /// it downloads.
+    Cat(cat::Args),
+    /// Show sluice at work on this machine, without the network: a loopback
+    /// swarm, a streaming client and its HTTP server.
     Demo {
         /// Keep the demo's files in this folder instead of a temporary one.
         #[arg(long)]
@@ -41,27 +59,41 @@ enum Command {
     },
 }
 
-/// A failure to report to the user: one line, no backtrace.
+/// A failure to report to the user: one line, no backtrace, and an exit code.
 #[derive(Debug)]
-pub struct CliError(String);
+pub struct CliError {
+    message: String,
+    code: u8,
+}
 
 impl CliError {
-    /// An error with the given message.
+    /// An error with the given message (exit code 1).
     pub fn new(message: impl Into<String>) -> Self {
-        CliError(message.into())
+        CliError {
+            message: message.into(),
+            code: 1,
+        }
+    }
+
+    /// The command was stopped by Ctrl-C before it was done (exit code 130).
+    pub fn interrupted(message: impl Into<String>) -> Self {
+        CliError {
+            message: message.into(),
+            code: interrupt::EXIT_INTERRUPTED,
+        }
     }
 }
 
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Keep the promise of one line even when a cause spans several.
-        f.write_str(&self.0.replace('\n', " "))
+        f.write_str(&self.message.replace('\n', " "))
     }
 }
 
 impl<E: std::error::Error> From<E> for CliError {
     fn from(e: E) -> Self {
-        CliError(e.to_string())
+        CliError::new(e.to_string())
     }
 }
 
@@ -71,13 +103,17 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Info { torrent, json } => info::run(&torrent, json),
         Command::Create(args) => create::run(args),
+        Command::Download(args) => download::run(args),
+        Command::Seed(args) => seed::run(args),
+        Command::Stream(args) => stream::run(args),
+        Command::Cat(args) => cat::run(args),
         Command::Demo { dir } => demo::run(dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(e.code)
         }
     }
 }

@@ -90,7 +90,7 @@ fn download_example() -> PathBuf {
         }
         let bin = dir
             .join("examples")
-            .join(format!("download{}", std::env::consts::EXE_SUFFIX));
+            .join(format!("mio_download{}", std::env::consts::EXE_SUFFIX));
         if let Some(cargo) = std::env::var_os("CARGO") {
             let mut cmd = Command::new(cargo);
             cmd.args([
@@ -99,7 +99,7 @@ fn download_example() -> PathBuf {
                 "-p",
                 "sluice-mio",
                 "--example",
-                "download",
+                "mio_download",
             ])
             .current_dir(workspace_root());
             match dir.file_name().and_then(|n| n.to_str()) {

@@ -1,6 +1,6 @@
 //! Downloads a torrent from given peers and exits when it is complete.
 //!
-//! cargo run -p sluice-mio --example download -- <file.torrent> -o DIR [--peer ADDR]...
+//! cargo run -p sluice-mio --example mio_download -- <file.torrent> -o DIR [--peer ADDR]...
 
 use std::net::SocketAddr;
 use std::process::ExitCode;

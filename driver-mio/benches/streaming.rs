@@ -1,0 +1,203 @@
+//! Streaming benchmarks: how soon the first byte of a read in the middle of a
+//! file arrives, with nothing downloaded before the read.
+//!
+//! * **fast seed**: one libtorrent seed on loopback, no rate limit.
+//! * **slow swarm**: four libtorrent seeds, each limited to 1 MiB/s upload.
+//!   The ideal is one piece over the aggregate rate: 1 MiB / 4 MiB/s = 250 ms.
+//!
+//! Each case adds a 256 MiB single-file torrent (1 MiB pieces) to a sluice-mio
+//! client with nothing selected, connects the seeds, waits until they are all
+//! connected, then opens a reader 12,345 bytes past the middle and times the
+//! first byte (over HTTP when `sluice stream`'s server is used; here through a
+//! reader, which is what each HTTP request uses). Several reads at different
+//! places give the median and the worst.
+//!
+//! Run: `cargo bench -p sluice-mio --bench streaming` (needs /usr/bin/python3
+//! with libtorrent).
+
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sluice_core::metainfo::Metainfo;
+use sluice_mio::create::{create_torrent, CreateOptions};
+use sluice_mio::{AddOptions, Client, ClientOptions, StorageChoice};
+
+const PYTHON: &str = "/usr/bin/python3";
+const MIB: u64 = 1 << 20;
+
+/// Kills the child when dropped.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn main() {
+    let ok = Command::new(PYTHON)
+        .args(["-c", "import libtorrent"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        println!("streaming: skipped ({PYTHON} cannot import libtorrent)");
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../driver-std/benches/lt_bench.py");
+    let dir = std::env::temp_dir().join(format!("sluice-bench-stream-{}", std::process::id()));
+    let data = dir.join("seed");
+    std::fs::create_dir_all(&data).expect("temp dir");
+    let file = data.join("movie.bin");
+    write_payload(&file, 256 * MIB);
+    let mut co = CreateOptions::new(&file);
+    co.piece_length = Some(MIB as u32);
+    let made = create_torrent(&co, &mut |_, _| {}).expect("create torrent");
+    let torrent = dir.join("movie.torrent");
+    std::fs::write(&torrent, &made.bytes).expect("write torrent");
+    let source = std::fs::read(&file).expect("read payload");
+
+    let fast = run_case(
+        &script,
+        &torrent,
+        &data,
+        &dir,
+        &made.bytes,
+        &source,
+        1,
+        None,
+    );
+    println!(
+        "streaming, fast seed: first byte median {:.1} ms, worst {:.1} ms over {} reads (target < 10 ms)",
+        ms(fast.0),
+        ms(fast.1),
+        fast.2
+    );
+    let slow = run_case(
+        &script,
+        &torrent,
+        &data,
+        &dir,
+        &made.bytes,
+        &source,
+        4,
+        Some(MIB),
+    );
+    let ideal = Duration::from_millis(250);
+    println!(
+        "streaming, 4 seeds x 1 MiB/s: first byte median {:.0} ms ({:.2}x ideal), worst {:.0} ms ({:.2}x) over {} reads (ideal 250 ms, target < 1.2x)",
+        ms(slow.0),
+        slow.0.as_secs_f64() / ideal.as_secs_f64(),
+        ms(slow.1),
+        slow.1.as_secs_f64() / ideal.as_secs_f64(),
+        slow.2
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Starts `seeds` libtorrent seeds (rate-limited if `rate`), a streaming
+/// client, and times first bytes at several places. Returns (median, worst,
+/// reads).
+#[allow(clippy::too_many_arguments)]
+fn run_case(
+    script: &Path,
+    torrent: &Path,
+    data: &Path,
+    dir: &Path,
+    torrent_bytes: &[u8],
+    source: &[u8],
+    seeds: usize,
+    rate: Option<u64>,
+) -> (Duration, Duration, usize) {
+    let mut guards = Vec::new();
+    let mut ports = Vec::new();
+    for _ in 0..seeds {
+        let mut cmd = Command::new(PYTHON);
+        cmd.arg(script).arg("seed").arg(torrent).arg(data);
+        if let Some(r) = rate {
+            cmd.arg(r.to_string());
+        }
+        let mut child = Guard(cmd.stdout(Stdio::piped()).spawn().expect("start seed"));
+        let mut line = String::new();
+        BufReader::new(child.0.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("seed output");
+        ports.push(
+            line.trim()
+                .strip_prefix("ready ")
+                .unwrap_or_else(|| panic!("unexpected seed output {line:?}"))
+                .to_string(),
+        );
+        guards.push(child);
+    }
+    let peers: Vec<std::net::SocketAddr> = ports
+        .iter()
+        .map(|p| format!("127.0.0.1:{p}").parse().expect("addr"))
+        .collect();
+    let len = source.len() as u64;
+    let mut times = Vec::new();
+    for k in 0..7u64 {
+        // A fresh client each time: connected, nothing fetched, then one read.
+        // Memory storage: the disk is not what is measured here.
+        let mut opts = ClientOptions::new(dir.join("client"));
+        opts.listen = "127.0.0.1:0".parse().expect("addr");
+        opts.storage = StorageChoice::Memory;
+        let client = Client::start(opts).expect("client");
+        let meta = Metainfo::from_bytes(torrent_bytes).expect("torrent");
+        let add = AddOptions {
+            selected: Some(vec![]),
+            peers: peers.clone(),
+        };
+        let t = client.add_torrent(meta, add).expect("add");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while t.peers().map_or(0, |p| p.len()) < seeds {
+            assert!(Instant::now() < deadline, "seeds did not connect");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(t.progress().0, 0, "nothing is fetched before the read");
+        let at = (len / 2 + k * 17 * MIB + 12_345) % (len - MIB);
+        let mut r = t.reader(0).expect("reader");
+        r.seek(SeekFrom::Start(at)).expect("seek");
+        let mut first = [0u8; 1];
+        let started = Instant::now();
+        r.read_exact(&mut first).expect("first byte");
+        times.push(started.elapsed());
+        assert_eq!(first[0], source[at as usize], "byte at {at}");
+        drop(r);
+        client.shutdown().expect("shutdown");
+    }
+    drop(guards);
+    times.sort();
+    (
+        times[times.len() / 2],
+        *times.last().expect("reads"),
+        times.len(),
+    )
+}
+
+fn write_payload(path: &PathBuf, bytes: u64) {
+    use std::io::Write;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("payload"));
+    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut block = vec![0u8; MIB as usize];
+    let mut left = bytes;
+    while left > 0 {
+        for chunk in block.chunks_exact_mut(8) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            chunk.copy_from_slice(&state.to_le_bytes());
+        }
+        let n = left.min(block.len() as u64) as usize;
+        f.write_all(&block[..n]).expect("write");
+        left -= n as u64;
+    }
+    f.flush().expect("flush");
+}

@@ -1,0 +1,144 @@
+//! What the commands that talk to peers share: their network arguments,
+//! starting the client, loading the torrent, choosing a file.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+
+use sluice_core::metainfo::Metainfo;
+use sluice_mio::{Client, ClientOptions};
+
+use super::info::load_torrent;
+use super::CliError;
+
+/// `--peer` and `--listen`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PeerArgs {
+    /// A peer to connect to, as IP:PORT or HOST:PORT (repeatable).
+    #[arg(long = "peer", value_name = "ADDR", value_parser = parse_addr)]
+    pub peers: Vec<SocketAddr>,
+    /// Where to listen for peers (port 0 picks a free one).
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "0.0.0.0:6881",
+        value_parser = parse_addr
+    )]
+    pub listen: SocketAddr,
+}
+
+/// `-o DIR` with `--peer` and `--listen`: what every downloading command takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NetArgs {
+    /// The folder to download into.
+    #[arg(short = 'o', long = "output", value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub net: PeerArgs,
+}
+
+/// `IP:PORT`, `[IPv6]:PORT` or `HOST:PORT` (the first address it resolves to).
+pub fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    if !text.contains(':') {
+        return Err(format!("'{text}' is not an address: expected IP:PORT"));
+    }
+    text.to_socket_addrs()
+        .map_err(|e| format!("'{text}': {e}"))?
+        .next()
+        .ok_or_else(|| format!("'{text}' resolves to no address"))
+}
+
+/// Reads the torrent named on the command line; magnet links are refused with
+/// a reason.
+pub fn read_torrent(source: &str) -> Result<Metainfo, CliError> {
+    if source.len() >= 7 && source[..7].eq_ignore_ascii_case("magnet:") {
+        return Err(CliError::new(
+            "magnet links cannot be downloaded yet (fetching metadata from peers is not \
+             built): give a .torrent file",
+        ));
+    }
+    load_torrent(source)
+}
+
+/// Starts a client downloading into `dir` (created if missing), listening as
+/// asked; `tweak` adjusts the options first.
+pub fn start_client(
+    dir: &Path,
+    net: &PeerArgs,
+    tweak: impl FnOnce(&mut ClientOptions),
+) -> Result<Client, CliError> {
+    std::fs::create_dir_all(dir).map_err(|e| CliError::new(format!("{}: {e}", dir.display())))?;
+    let mut opts = ClientOptions::new(dir);
+    opts.listen = net.listen;
+    tweak(&mut opts);
+    Client::start(opts).map_err(|e| {
+        CliError::new(format!(
+            "cannot listen for peers on {}: {e} (choose another address with --listen)",
+            net.listen
+        ))
+    })
+}
+
+/// Says where peers can come from when none is given.
+pub fn note_peers(net: &PeerArgs, client: &Client) {
+    if net.peers.is_empty() {
+        eprintln!(
+            "note: no --peer given, and sluice does not ask trackers or the DHT yet: \
+             waiting for peers to connect to {}",
+            client.local_addr()
+        );
+    }
+}
+
+/// The file `--file` names (checked), or else the largest file.
+pub fn choose_file(meta: &Metainfo, asked: Option<usize>) -> Result<usize, CliError> {
+    let files = &meta.info.files;
+    match asked {
+        Some(n) => match files.get(n) {
+            Some(f) if !f.padding => Ok(n),
+            Some(_) => Err(CliError::new(format!("file {n} is a padding file"))),
+            None => Err(no_such_file(n, meta)),
+        },
+        None => files
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| !f.padding)
+            // The first of the largest.
+            .max_by(|(i, a), (j, b)| a.length.cmp(&b.length).then(j.cmp(i)))
+            .map(|(i, _)| i)
+            .ok_or_else(|| CliError::new("the torrent has no files")),
+    }
+}
+
+/// Checks `--only` indices.
+pub fn check_files(meta: &Metainfo, indices: &[usize]) -> Result<(), CliError> {
+    for &n in indices {
+        choose_file(meta, Some(n))?;
+    }
+    Ok(())
+}
+
+fn no_such_file(n: usize, meta: &Metainfo) -> CliError {
+    let count = meta.info.files.len();
+    CliError::new(format!(
+        "no file {n} in the torrent: it has {count} file{} (numbered from 0; see `sluice info`)",
+        if count == 1 { "" } else { "s" }
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_addr;
+
+    #[test]
+    fn addresses() {
+        assert_eq!(parse_addr("127.0.0.1:80").unwrap().port(), 80);
+        assert_eq!(parse_addr("[::1]:80").unwrap().port(), 80);
+        assert_eq!(parse_addr("localhost:81").unwrap().port(), 81);
+        assert!(parse_addr("127.0.0.1").is_err());
+        assert!(parse_addr("nonsense").is_err());
+        assert!(parse_addr("127.0.0.1:99999").is_err());
+    }
+}
