@@ -7,22 +7,23 @@
 //!
 //! Each case adds a 256 MiB single-file torrent (1 MiB pieces) to a sluice-mio
 //! client with nothing selected, connects the seeds, waits until they are all
-//! connected, then opens a reader 12,345 bytes past the middle and times the
-//! first byte (over HTTP when `sluice stream`'s server is used; here through a
-//! reader, which is what each HTTP request uses). Several reads at different
-//! places give the median and the worst.
+//! connected and unchoking (the client stays interested in seeds, as `sluice
+//! stream` does), then sends an HTTP range request (`sluice stream`'s server)
+//! for the bytes from 12,345 past the middle and times the first body byte.
+//! Several reads at different places give the median and the worst.
 //!
 //! Run: `cargo bench -p sluice-mio --bench streaming` (needs /usr/bin/python3
-//! with libtorrent).
+//! with libtorrent); `SLUICE_BENCH_READS=N` sets the reads per case (11).
 
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sluice_core::metainfo::Metainfo;
 use sluice_mio::create::{create_torrent, CreateOptions};
-use sluice_mio::{AddOptions, Client, ClientOptions, StorageChoice};
+use sluice_mio::{http, AddOptions, Client, ClientOptions, StorageChoice};
 
 const PYTHON: &str = "/usr/bin/python3";
 const MIB: u64 = 1 << 20;
@@ -142,12 +143,18 @@ fn run_case(
         .collect();
     let len = source.len() as u64;
     let mut times = Vec::new();
-    for k in 0..7u64 {
+    let reads: u64 = std::env::var("SLUICE_BENCH_READS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(11);
+    for k in 0..reads {
         // A fresh client each time: connected, nothing fetched, then one read.
         // Memory storage: the disk is not what is measured here.
         let mut opts = ClientOptions::new(dir.join("client"));
         opts.listen = "127.0.0.1:0".parse().expect("addr");
         opts.storage = StorageChoice::Memory;
+        // As `sluice stream` does: interested in the seeds from the start.
+        opts.stay_interested = true;
         let client = Client::start(opts).expect("client");
         let meta = Metainfo::from_bytes(torrent_bytes).expect("torrent");
         let add = AddOptions {
@@ -156,21 +163,39 @@ fn run_case(
         };
         let t = client.add_torrent(meta, add).expect("add");
         let deadline = Instant::now() + Duration::from_secs(30);
-        while t.peers().map_or(0, |p| p.len()) < seeds {
-            assert!(Instant::now() < deadline, "seeds did not connect");
+        // Connected and unchoked, as a player finds a torrent it has had
+        // open for a moment.
+        while t
+            .peers()
+            .map_or(0, |p| p.iter().filter(|p| !p.peer_choking).count())
+            < seeds
+        {
+            assert!(
+                Instant::now() < deadline,
+                "seeds did not connect and unchoke"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
         std::thread::sleep(Duration::from_millis(100));
         assert_eq!(t.progress().0, 0, "nothing is fetched before the read");
+        let server = http::Server::start("127.0.0.1:0".parse().expect("addr"), t.clone())
+            .expect("http server");
         let at = (len / 2 + k * 17 * MIB + 12_345) % (len - MIB);
-        let mut r = t.reader(0).expect("reader");
-        r.seek(SeekFrom::Start(at)).expect("seek");
-        let mut first = [0u8; 1];
+        let path = server.file_url(0).expect("url");
+        let path = path.trim_start_matches(&server.base_url());
+        let mut conn = TcpStream::connect(server.local_addr()).expect("connect");
+        conn.set_nodelay(true).expect("nodelay");
         let started = Instant::now();
-        r.read_exact(&mut first).expect("first byte");
+        write!(
+            conn,
+            "GET {path} HTTP/1.1\r\nHost: bench\r\nRange: bytes={at}-\r\n\r\n"
+        )
+        .expect("send request");
+        let first = first_body_byte(&mut conn);
         times.push(started.elapsed());
-        assert_eq!(first[0], source[at as usize], "byte at {at}");
-        drop(r);
+        assert_eq!(first, source[at as usize], "byte at {at}");
+        drop(conn);
+        server.shutdown();
         client.shutdown().expect("shutdown");
     }
     drop(guards);
@@ -180,6 +205,25 @@ fn run_case(
         *times.last().expect("reads"),
         times.len(),
     )
+}
+
+/// Reads a response head and the body's first byte.
+fn first_body_byte(conn: &mut TcpStream) -> u8 {
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        conn.read_exact(&mut byte).expect("response");
+        seen.push(byte[0]);
+        if seen.ends_with(b"\r\n\r\n") {
+            assert!(
+                seen.starts_with(b"HTTP/1.1 206"),
+                "{}",
+                String::from_utf8_lossy(&seen)
+            );
+            conn.read_exact(&mut byte).expect("first body byte");
+            return byte[0];
+        }
+    }
 }
 
 fn write_payload(path: &PathBuf, bytes: u64) {

@@ -75,6 +75,11 @@ pub struct ClientOptions {
     pub disk_threads: usize,
     /// Seed of the engines' random choices; `None` for a fresh one per run.
     pub seed: Option<u64>,
+    /// Stay interested in peers that have pieces we lack even when nothing
+    /// of theirs is wanted, so that a reader's first request finds them
+    /// unchoking us already (peers unchoke at their next choke round, which
+    /// can be half a second). For streaming; costs the peers an upload slot.
+    pub stay_interested: bool,
 }
 
 impl ClientOptions {
@@ -93,6 +98,7 @@ impl ClientOptions {
             connect_timeout: Duration::from_secs(10),
             disk_threads: 2,
             seed: None,
+            stay_interested: false,
         }
     }
 }

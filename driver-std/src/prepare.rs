@@ -90,6 +90,7 @@ pub fn prepare(
     let mut cfg = Config::new(peer_id, opts.seed.unwrap_or_else(random_u64));
     cfg.max_peers = opts.max_peers;
     cfg.upload_slots = opts.upload_slots;
+    cfg.stay_interested = opts.stay_interested;
     cfg.listen_port = Some(listen_port);
     let mut torrent = Torrent::new(info_hash, meta.info.clone(), cfg, have.clone(), now);
     for &i in &deselected {

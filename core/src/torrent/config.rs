@@ -79,6 +79,12 @@ pub struct Config {
     /// Shared hash failures after which a peer that never contributed to a
     /// verified piece is banned (a sole source of a failure is banned at once).
     pub max_strikes: u8,
+    /// Stay interested in every peer that has a piece we lack, wanted or not.
+    /// Peers commonly unchoke only at their next choke round (libtorrent:
+    /// up to half a second after `interested`); a streaming client that is
+    /// already unchoked sends a reader's first request at once. Costs each
+    /// such peer an upload slot it may give to us. torrent-stream does this.
+    pub stay_interested: bool,
 }
 
 impl Config {
@@ -94,7 +100,7 @@ impl Config {
             upload_slots: 4,
             max_incoming_requests: 500,
             max_outgoing_requests: 500,
-            initial_request_depth: 16,
+            initial_request_depth: 4,
             request_queue_time: Duration::from_secs(1),
             max_frame: 1 << 20,
             max_send_buffer: 1 << 20,
@@ -114,6 +120,7 @@ impl Config {
             readahead_time: Duration::from_secs(4),
             max_readahead: 64 << 20,
             max_strikes: 3,
+            stay_interested: false,
         }
     }
 }

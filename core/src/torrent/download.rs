@@ -22,24 +22,40 @@ impl Torrent {
             return;
         }
         let needed = self.needed;
+        let urgent_share = self.urgent_share(key);
         let Some(p) = self.peer(key) else { return };
         if !p.handshake_done || !p.am_interested && p.allowed_fast_in.is_empty() {
             return;
         }
-        if p.peer_choking && p.allowed_fast_in.is_empty() || !p.is_interesting(needed) {
+        if p.peer_choking && p.allowed_fast_in.is_empty() || !p.is_interesting(needed, 0, false) {
             return;
         }
+        // A peer that has the urgent piece may take its share of it at once,
+        // whatever its depth: a reader waits for that piece, and slow start
+        // would fetch it over several round trips.
+        let share = if urgent_share == u32::MAX {
+            0
+        } else {
+            urgent_share
+        };
         let limit = if p.snubbed {
             1
         } else {
             p.depth
+                .max(share)
                 .min(p.reqq())
                 .min(self.cfg.max_outgoing_requests)
                 .max(1)
         };
         let live = p.live_requests();
-        // Cancelled requests still count against the peer's `reqq`.
-        let in_queue = p.outgoing.len();
+        // Cancelled requests still count against the peer's `reqq`, until a
+        // request timeout says it is not answering them.
+        let timeout = self.cfg.request_timeout;
+        let in_queue = p
+            .outgoing
+            .iter()
+            .filter(|o| o.cancelled.is_none_or(|at| now - at < timeout))
+            .count();
         let room = (limit as usize)
             .saturating_sub(live)
             .min((p.reqq() as usize).saturating_sub(in_queue));
@@ -48,7 +64,6 @@ impl Torrent {
         if room == 0 || live > 0 && room < (limit as usize / 4).max(1) {
             return;
         }
-        let urgent_share = self.urgent_share(key);
         let eta_here = self.eta_if_asked(key, now);
         let mut picked = std::mem::take(&mut self.pick_buf);
         picked.clear();
@@ -207,12 +222,16 @@ impl Torrent {
         let rate = p.down.rate(now);
         let by_rate =
             (u128::from(rate) * queue_time.as_micros() / 1_000_000 / u128::from(BLOCK_SIZE)) as u32;
+        // The initial depth is a floor only until the rate is known: a slow
+        // peer (say one rate-limited to a few KiB/s) then keeps a queue worth
+        // `request_queue_time` of its rate, so what a reader needs next is not
+        // stuck behind seconds of read-ahead at that peer.
         let grown = if p.slow_start {
-            p.depth.saturating_add(1)
+            p.depth.saturating_add(1).max(initial)
         } else {
             0
         };
-        p.depth = by_rate.max(initial).max(grown).clamp(MIN_DEPTH, max);
+        p.depth = by_rate.max(grown).clamp(MIN_DEPTH, max);
     }
 
     /// Once a second: a peer in slow start whose rate grew less than 10% in
@@ -340,13 +359,26 @@ impl Torrent {
             p.depth = MIN_DEPTH;
             p.last_block = now;
             freed = true;
-            // Cancelled entries of a Fast peer that never answers would block
-            // its queue forever: forget them after another timeout.
         }
+        // A Fast peer owes an answer to each cancelled request. One that sits
+        // on them stops counting against its queue after a timeout (see
+        // `fill_requests`), but stays owed: asking for the block again would
+        // make its late answer ambiguous. Too many unanswered: it is broken.
+        let max_stale = self.cfg.max_outgoing_requests as usize;
         for key in self.keys() {
-            let p = self.peer_mut(key).expect("listed");
-            p.outgoing
-                .retain(|o| o.cancelled.is_none_or(|at| now - at < timeout));
+            let p = self.peer(key).expect("listed");
+            let stale = p
+                .outgoing
+                .iter()
+                .filter(|o| o.cancelled.is_some_and(|at| now - at >= timeout))
+                .count();
+            if stale > max_stale {
+                self.close(
+                    now,
+                    key,
+                    CloseReason::Protocol(format!("{stale} cancelled requests never answered")),
+                );
+            }
         }
         if freed {
             self.refill_all(now);

@@ -12,12 +12,12 @@ impl Torrent {
     /// Sends `interested` / `not interested` if our interest in `key` changed,
     /// and asks for blocks when we may.
     pub(super) fn update_interest(&mut self, now: Time, key: PeerKey) {
-        let needed = self.needed;
+        let (needed, missing, stay) = (self.needed, self.missing(), self.cfg.stay_interested);
         let Some(p) = self.peer_mut(key) else { return };
         if !p.handshake_done {
             return;
         }
-        let want = p.is_interesting(needed);
+        let want = p.is_interesting(needed, missing, stay);
         if want != p.am_interested {
             p.am_interested = want;
             let msg = if want {
@@ -57,15 +57,19 @@ impl Torrent {
         }
     }
 
-    /// A needed piece was verified: it is needed no more.
+    /// A piece was verified (before the picker records it): lacked no more,
+    /// and if it was needed, needed no more.
     pub(super) fn piece_done(&mut self, piece: u32) {
-        if !self.picker.wanted(piece) {
-            return;
+        let wanted = self.picker.wanted(piece);
+        if wanted {
+            self.needed -= 1;
         }
-        self.needed -= 1;
         for (_, p) in self.peers.iter_mut() {
             if !p.is_seed && p.has.get(piece) {
-                p.interesting -= 1;
+                p.lacking -= 1;
+                if wanted {
+                    p.interesting -= 1;
+                }
             }
         }
     }

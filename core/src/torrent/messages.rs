@@ -298,6 +298,7 @@ impl Torrent {
     /// A `have`: one more piece at this peer.
     fn on_have(&mut self, now: Time, key: PeerKey, piece: u32) {
         let needed = self.picker.needed(piece);
+        let lacking = !self.picker.have().get(piece);
         let p = self.peer_mut(key).expect("caller checked");
         p.got_have_info = true;
         if p.is_seed || !p.has.set(piece, true) {
@@ -305,6 +306,9 @@ impl Torrent {
         }
         if needed {
             p.interesting += 1;
+        }
+        if lacking {
+            p.lacking += 1;
         }
         let became_seed = p.has.is_full();
         self.picker.peer_has(piece);
@@ -342,16 +346,20 @@ impl Torrent {
                 return;
             }
         } else {
-            let mut interesting = 0;
+            let (mut interesting, mut lacking) = (0, 0);
             for piece in has.ones() {
                 self.picker.peer_has(piece);
                 if self.picker.needed(piece) {
                     interesting += 1;
                 }
+                if !self.picker.have().get(piece) {
+                    lacking += 1;
+                }
             }
             let p = self.peer_mut(key).expect("caller checked");
             p.has = has;
             p.interesting = interesting;
+            p.lacking = lacking;
         }
         self.grant_allowed_fast(now, key);
         self.update_interest(now, key);

@@ -274,6 +274,11 @@ impl Torrent {
         self.picker.have()
     }
 
+    /// How many pieces are not verified yet, wanted or not.
+    pub(super) fn missing(&self) -> u32 {
+        self.picker.have().len() - self.picker.have().count()
+    }
+
     /// True when every piece is verified.
     pub fn is_complete(&self) -> bool {
         self.picker.have().is_full()

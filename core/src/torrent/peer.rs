@@ -71,6 +71,8 @@ pub struct Peer {
     pub is_seed: bool,
     /// Pieces it has that we need (for non-seeds).
     pub interesting: u32,
+    /// Pieces it has that we lack, wanted or not (for non-seeds).
+    pub lacking: u32,
     /// A bitfield, have-all, have-none or have was received.
     pub got_have_info: bool,
 
@@ -141,6 +143,7 @@ impl Peer {
             has: Bitfield::new(pieces),
             is_seed: false,
             interesting: 0,
+            lacking: 0,
             got_have_info: false,
             am_choking: true,
             am_interested: false,
@@ -197,12 +200,14 @@ impl Peer {
             .sum()
     }
 
-    /// True if the peer has something we need.
-    pub fn is_interesting(&self, needed_total: u32) -> bool {
-        if self.is_seed {
-            needed_total > 0
-        } else {
-            self.interesting > 0
+    /// True if the peer has something we need: a wanted piece we lack, or
+    /// with `stay` any piece we lack (`missing_total` is how many we lack).
+    pub fn is_interesting(&self, needed_total: u32, missing_total: u32, stay: bool) -> bool {
+        match (self.is_seed, stay) {
+            (true, false) => needed_total > 0,
+            (true, true) => missing_total > 0,
+            (false, false) => self.interesting > 0,
+            (false, true) => self.lacking > 0,
         }
     }
 

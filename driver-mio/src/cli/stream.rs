@@ -42,7 +42,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let meta = read_torrent(&args.torrent)?;
     let file = choose_file(&meta, args.file)?;
     let mut interrupt = Interrupt::install()?;
-    let client = start_client(&args.net.dir, &args.net.net, |_| {})?;
+    // Unchoked before the player's first request arrives.
+    let client = start_client(&args.net.dir, &args.net.net, |o| o.stay_interested = true)?;
     let add = AddOptions {
         selected: if args.all { None } else { Some(Vec::new()) },
         peers: args.net.net.peers.clone(),

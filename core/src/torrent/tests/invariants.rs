@@ -755,3 +755,23 @@ proptest! {
         }
     }
 }
+
+/// Found by `requests_on_the_wire_respect_what_peers_allow`: a Fast peer
+/// snubbed while a stream waits, then a block delivered and one rejected.
+#[test]
+fn a_snubbed_fast_peer_with_a_stream_is_never_asked_twice() {
+    let fx = Fixture::new(32768, 98305);
+    let mut swarm = Swarm::new(fx, 0, &[(true, false, false)]);
+    let steps = [
+        (Act::Choke, 0),
+        (Act::Unchoke, 0),
+        (Act::HaveAll, 0),
+        (Act::Stream(43691), 0),
+        (Act::Wait(20000), 3),
+        (Act::Deliver(35), 236),
+        (Act::Reject(193), 36),
+    ];
+    for (act, split) in &steps {
+        swarm.step(0, act, *split);
+    }
+}
