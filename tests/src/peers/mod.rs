@@ -1,4 +1,4 @@
-//! Real BitTorrent peers on 127.0.0.1 for the sluice-std interop tests.
+//! Real BitTorrent peers on 127.0.0.1 for the interop tests of both sluice drivers.
 //!
 //! Every peer is an external program started on a free loopback port, bounded in time,
 //! and stopped by its own [`ChildGuard`](crate::ChildGuard) when dropped (also when the
@@ -10,8 +10,9 @@
 //! * [`TransmissionSeed`]: `transmission-cli` seeding a torrent;
 //! * [`Aria2`]: `aria2c` as a seed or a leecher, and [`Tracker`] (`opentracker`), the
 //!   only way aria2 learns about peers;
-//! * [`StdPeer`]: a sluice-std client with one torrent, which records its events and
-//!   explains itself when a wait fails;
+//! * [`SluicePeer`]: an in-process sluice client of either [`Driver`] (sluice-std or
+//!   sluice-mio) with one torrent, which records its events and explains itself when
+//!   a wait fails;
 //! * [`data`]: payloads, `.torrent` files and byte-for-byte tree comparison.
 //!
 //! Waiting is always on something observable (a port, a log line, a handshake and
@@ -22,7 +23,7 @@ pub mod data;
 mod libtorrent;
 mod log;
 mod net;
-mod std_peer;
+mod sluice_peer;
 mod tracker;
 mod transmission;
 
@@ -30,7 +31,7 @@ pub use aria2::Aria2;
 pub use libtorrent::{LtOptions, LtPeer};
 pub use log::ProcLog;
 pub use net::{free_port, probe_pieces, running, wait_for_port, wait_until_seeding};
-pub use std_peer::{bounded, StdPeer};
+pub use sluice_peer::{bounded, Driver, SluiceClient, SluicePeer};
 pub use tracker::Tracker;
 pub use transmission::TransmissionSeed;
 
