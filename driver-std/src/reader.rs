@@ -5,6 +5,7 @@
 
 use std::io::{self, Read, Seek, SeekFrom};
 use std::ops::Range;
+use std::time::Duration;
 
 use sluice_core::torrent::StreamId;
 
@@ -28,6 +29,8 @@ pub struct FileReader {
     /// Opened at the first read, at the position then.
     stream: Option<StreamId>,
     told: u64,
+    /// Longest a read waits for data before failing with `TimedOut`.
+    timeout: Option<Duration>,
 }
 
 impl FileReader {
@@ -43,7 +46,34 @@ impl FileReader {
             told: range.start,
             range,
             stream: None,
+            timeout: None,
         })
+    }
+
+    /// Makes reads that wait longer than `timeout` for verified bytes fail
+    /// with [`io::ErrorKind::TimedOut`] (the reader stays usable; read again
+    /// to keep waiting). `None`, the default, waits as long as it takes. A
+    /// server uses this to notice, while a piece is slow to come, that its
+    /// client went away, and drop the reader (and its stream) at once.
+    ///
+    /// ```no_run
+    /// # fn demo(t: sluice_std::TorrentHandle) -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::io::Read;
+    /// use std::time::Duration;
+    /// let mut r = t.reader(0)?;
+    /// r.set_read_timeout(Some(Duration::from_millis(200)));
+    /// let mut buf = [0u8; 4096];
+    /// loop {
+    ///     match r.read(&mut buf) {
+    ///         Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue, // check the client here
+    ///         other => break other.map(drop)?,
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
+        self.timeout = timeout;
     }
 
     /// Bytes in the reader's range.
@@ -89,7 +119,7 @@ impl FileReader {
         let piece_length = u64::from(layout.piece_length());
         let first = ((base + self.pos) / piece_length) as u32;
         let last = ((base + self.range.end - 1) / piece_length) as u32;
-        let end = inner.shared.wait_for(None, |s| {
+        let end = inner.shared.wait_for(self.timeout, |s| {
             if let Some(e) = &s.error {
                 return Some(Err(io::Error::other(format!("torrent failed: {e}"))));
             }
@@ -113,7 +143,12 @@ impl FileReader {
             };
             Some(Ok(run_end.min(self.range.end)))
         });
-        end.unwrap_or_else(|| Err(io::Error::new(io::ErrorKind::TimedOut, "no data")))
+        end.unwrap_or_else(|| {
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "no verified data within the read timeout",
+            ))
+        })
     }
 }
 

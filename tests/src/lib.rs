@@ -14,7 +14,7 @@
 //! * [`Rng`] and [`write_payload`]: deterministic pseudo-random test data;
 //! * [`bencode`]: a tiny bencode writer to build (hostile) `.torrent` files by hand;
 //! * [`sluice`]: run `sluice info --json` and read its output into a typed value;
-//! * [`reference`]: other programs' view of a torrent (`transmission-show`);
+//! * [`reference`](mod@reference): other programs' view of a torrent (`transmission-show`);
 //! * [`fixtures`]: a nested payload tree with non-ASCII names;
 //! * [`peers`] and [`interop`]: real peers on loopback and the interop scenarios that
 //!   play them against either sluice driver in-process.

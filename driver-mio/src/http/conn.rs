@@ -340,6 +340,8 @@ fn send_file(
             }
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // The reader waits for a piece: is anyone still listening?
+            Err(e) if e.kind() == io::ErrorKind::TimedOut && client_is_there(out) => continue,
             // The head is out: all that can be done is to close early, which
             // tells the client the body is incomplete.
             Err(e) => return Err(e),
@@ -349,6 +351,20 @@ fn send_file(
         left -= n as u64;
     }
     Ok(keep)
+}
+
+/// False once the client closed its end (or the socket failed). Bytes it sent
+/// meanwhile (a pipelined request) stay queued for the next read.
+fn client_is_there(out: &TcpStream) -> bool {
+    if out.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let there = match out.peek(&mut [0u8; 1]) {
+        Ok(0) => false,
+        Ok(_) => true,
+        Err(e) => e.kind() == io::ErrorKind::WouldBlock,
+    };
+    there && out.set_nonblocking(false).is_ok()
 }
 
 fn index_page(shared: &Shared) -> String {

@@ -48,6 +48,11 @@ pub use text::{decode_path, encode_path};
 
 use crate::TorrentHandle;
 
+/// How often a response waiting for a piece looks whether its client is still
+/// connected (a player that seeks closes the old connection; its stream must
+/// not keep fetching the old position).
+const CLIENT_CHECK: Duration = Duration::from_millis(200);
+
 /// One file a server offers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -103,7 +108,11 @@ impl Content for TorrentHandle {
     }
 
     fn open(&self, index: usize, start: u64, end: u64) -> io::Result<Box<dyn Read + Send>> {
-        Ok(Box::new(self.range_reader(index, start..=end)?))
+        let mut reader = self.range_reader(index, start..=end)?;
+        // Wakes the connection now and then while a piece is slow to come,
+        // to see whether its client is still there.
+        reader.set_read_timeout(Some(CLIENT_CHECK));
+        Ok(Box::new(reader))
     }
 
     fn tag(&self) -> String {

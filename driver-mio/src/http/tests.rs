@@ -16,6 +16,7 @@ struct Memory {
     open_readers: Arc<AtomicUsize>,
     opened: Arc<AtomicUsize>,
     delay: Duration,
+    stall_at: usize,
 }
 
 struct MemoryReader {
@@ -23,11 +24,17 @@ struct MemoryReader {
     pos: usize,
     open: Arc<AtomicUsize>,
     delay: Duration,
+    /// From this position on, reads time out (a piece that does not come).
+    stall_at: usize,
 }
 
 impl Read for MemoryReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         std::thread::sleep(self.delay);
+        if self.pos >= self.stall_at {
+            std::thread::sleep(Duration::from_millis(20));
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "no data yet"));
+        }
         // Small reads, like a reader that returns what is verified so far.
         let n = buf.len().min(self.data.len() - self.pos).min(10_000);
         buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
@@ -69,6 +76,7 @@ impl Content for Memory {
             pos: 0,
             open: self.open_readers.clone(),
             delay: self.delay,
+            stall_at: self.stall_at,
         }))
     }
 
@@ -91,6 +99,10 @@ struct Fixture {
 }
 
 fn start(delay: Duration, limits: Limits) -> Fixture {
+    start_stalling(delay, limits, usize::MAX)
+}
+
+fn start_stalling(delay: Duration, limits: Limits, stall_at: usize) -> Fixture {
     let big = pattern(3_000_000, 7);
     let open_readers = Arc::new(AtomicUsize::new(0));
     let opened = Arc::new(AtomicUsize::new(0));
@@ -103,6 +115,7 @@ fn start(delay: Duration, limits: Limits) -> Fixture {
         open_readers: open_readers.clone(),
         opened: opened.clone(),
         delay,
+        stall_at,
     };
     let server =
         Server::start_with("127.0.0.1:0".parse().unwrap(), Arc::new(content), limits).unwrap();
@@ -491,6 +504,29 @@ fn a_client_that_goes_away_frees_its_reader() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(f.server.body_bytes() < 3_000_000);
+}
+
+#[test]
+fn a_client_that_goes_away_while_its_piece_is_missing_frees_its_reader() {
+    // After 10,000 bytes the reader has nothing more and times out on every read.
+    let f = start_stalling(Duration::ZERO, Limits::default(), 10_000);
+    let mut s = connect(f.server.local_addr());
+    s.write_all(b"GET /0 HTTP/1.1\r\n\r\n").unwrap();
+    let mut first = [0u8; 1000];
+    s.read_exact(&mut first).unwrap();
+    // The client is there: the response waits for the data, however long.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(f.open_readers.load(Ordering::SeqCst), 1);
+    drop(s);
+    let t = Instant::now();
+    while f.open_readers.load(Ordering::SeqCst) != 0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the reader of a client that left was not dropped"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    println!("reader dropped {:?} after the client left", t.elapsed());
 }
 
 #[test]
