@@ -125,6 +125,7 @@ pub mod bencode;
 pub mod bitfield;
 pub mod choker;
 pub mod create;
+pub mod dht;
 pub mod ext;
 pub mod id;
 pub mod layout;
@@ -135,6 +136,7 @@ pub mod rate;
 pub mod rng;
 pub mod time;
 pub mod torrent;
+pub mod tracker;
 pub mod wire;
 
 #[cfg(feature = "fuzzing")]

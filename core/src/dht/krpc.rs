@@ -1,0 +1,1 @@
+//! KRPC messages of the DHT (BEP 5): to be written.

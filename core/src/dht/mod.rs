@@ -1,0 +1,4 @@
+//! The Mainline DHT (BEP 5): KRPC messages and, later, the node's state
+//! machine. No sockets here: drivers move the datagrams.
+
+pub mod krpc;

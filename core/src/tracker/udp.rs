@@ -1,0 +1,1 @@
+//! UDP tracker protocol (BEP 15): to be written.
