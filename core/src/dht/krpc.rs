@@ -1,1 +1,0 @@
-//! KRPC messages of the DHT (BEP 5): to be written.
