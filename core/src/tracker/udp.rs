@@ -1,1 +1,0 @@
-//! UDP tracker protocol (BEP 15): to be written.
