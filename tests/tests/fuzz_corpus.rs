@@ -50,3 +50,18 @@ fn wire_corpus() {
 fn engine_corpus() {
     replay("engine", fuzzing::engine);
 }
+
+#[test]
+fn http_tracker_corpus() {
+    replay("http_tracker", fuzzing::http_tracker);
+}
+
+#[test]
+fn udp_tracker_corpus() {
+    replay("udp_tracker", fuzzing::udp_tracker);
+}
+
+#[test]
+fn krpc_corpus() {
+    replay("krpc", fuzzing::krpc);
+}

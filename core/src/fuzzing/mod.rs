@@ -6,8 +6,14 @@
 //! The codec targets live here; the engine harness, much larger, in [`engine`].
 
 mod engine;
+mod http_tracker;
+mod krpc;
+mod udp_tracker;
 
 pub use engine::engine;
+pub use http_tracker::http_tracker;
+pub use krpc::krpc;
+pub use udp_tracker::udp_tracker;
 
 use crate::bencode;
 use crate::magnet::MagnetLink;
