@@ -2,3 +2,4 @@
 //! machine. No sockets here: drivers move the datagrams.
 
 pub mod krpc;
+pub mod routing;

@@ -1,0 +1,1 @@
+//! The DHT routing table (BEP 5): to be written.

@@ -1,0 +1,1 @@
+//! ut_metadata (BEP 9): to be written.

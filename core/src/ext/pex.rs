@@ -1,0 +1,1 @@
+//! ut_pex (BEP 11): to be written.

@@ -1,0 +1,1 @@
+//! Multitracker announcing (BEP 12): to be written.
