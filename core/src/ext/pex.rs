@@ -1,1 +1,0 @@
-//! ut_pex (BEP 11): to be written.
