@@ -1,5 +1,7 @@
 //! The Mainline DHT (BEP 5): KRPC messages and, later, the node's state
 //! machine. No sockets here: drivers move the datagrams.
 
+pub mod bep42;
 pub mod krpc;
 pub mod routing;
+pub mod token;

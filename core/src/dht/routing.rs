@@ -1,1 +1,0 @@
-//! The DHT routing table (BEP 5): to be written.
