@@ -1,1 +1,0 @@
-//! Multitracker announcing (BEP 12): to be written.
