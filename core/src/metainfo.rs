@@ -215,6 +215,39 @@ impl Metainfo {
         })
     }
 
+    /// Builds a torrent around a bare `info` dictionary, such as metadata
+    /// fetched with ut_metadata (BEP 9) for a magnet link, with the tracker tiers
+    /// known from elsewhere (empty tiers and URLs are dropped). The info-hash is
+    /// the SHA-1 of `info` as given; the caller compares it with the one it
+    /// expected. Every other field is absent.
+    pub fn from_info_bytes(
+        info: &[u8],
+        tiers: Vec<Vec<String>>,
+    ) -> Result<Metainfo, MetainfoError> {
+        if info.len() > MAX_TORRENT_SIZE {
+            return Err(MetainfoError::TooLarge { size: info.len() });
+        }
+        let announce_list = tiers
+            .into_iter()
+            .map(|tier| {
+                tier.into_iter()
+                    .filter(|t| !t.is_empty())
+                    .collect::<Vec<_>>()
+            })
+            .filter(|tier| !tier.is_empty())
+            .collect();
+        Ok(Metainfo {
+            info_hash: InfoHash::of(info),
+            info: Info::from_bytes(info)?,
+            announce: None,
+            announce_list,
+            url_list: Vec::new(),
+            comment: None,
+            created_by: None,
+            creation_date: None,
+        })
+    }
+
     /// Tracker tiers to use: `announce-list` when present (BEP 12 says it then
     /// replaces `announce`), otherwise `announce` as a single tier.
     pub fn trackers(&self) -> Vec<Vec<String>> {
@@ -767,5 +800,21 @@ mod tests {
         assert_eq!(m.comment.as_deref(), Some("hello"));
         assert_eq!(m.created_by.as_deref(), Some("test"));
         assert_eq!(m.creation_date, Some(1_700_000_000));
+    }
+
+    #[test]
+    fn from_info_bytes_matches_the_torrent_it_came_from() {
+        let mut t = multi(vec![file(4, &["a"]), file(3, &["b"])], 4, 2);
+        t.insert("announce", V::from("http://a/announce"));
+        let bytes = t.to_bytes();
+        let whole = Metainfo::from_bytes(&bytes).unwrap();
+        let tiers = vec![vec!["udp://t:1".to_string(), String::new()], vec![]];
+        let m = Metainfo::from_info_bytes(&whole.info.raw, tiers).unwrap();
+        assert_eq!(m.info_hash, whole.info_hash);
+        assert_eq!(m.info, whole.info);
+        assert_eq!(m.trackers(), vec![vec!["udp://t:1".to_string()]]);
+        assert!(m.announce.is_none() && m.comment.is_none());
+        assert!(Metainfo::from_info_bytes(b"d4:name1:xe", Vec::new()).is_err());
+        assert!(Metainfo::from_info_bytes(b"le", Vec::new()).is_err());
     }
 }

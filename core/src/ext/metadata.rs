@@ -1,1 +1,0 @@
-//! ut_metadata (BEP 9): to be written.
