@@ -65,3 +65,13 @@ fn udp_tracker_corpus() {
 fn krpc_corpus() {
     replay("krpc", fuzzing::krpc);
 }
+
+#[test]
+fn ut_pex_corpus() {
+    replay("ut_pex", fuzzing::ut_pex);
+}
+
+#[test]
+fn ut_metadata_corpus() {
+    replay("ut_metadata", fuzzing::ut_metadata);
+}

@@ -9,11 +9,15 @@ mod engine;
 mod http_tracker;
 mod krpc;
 mod udp_tracker;
+mod ut_metadata;
+mod ut_pex;
 
 pub use engine::engine;
 pub use http_tracker::http_tracker;
 pub use krpc::krpc;
 pub use udp_tracker::udp_tracker;
+pub use ut_metadata::ut_metadata;
+pub use ut_pex::ut_pex;
 
 use crate::bencode;
 use crate::magnet::MagnetLink;
