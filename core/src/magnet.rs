@@ -500,8 +500,8 @@ fn parse_select_only(list: &str, out: &mut Vec<RangeInclusive<u32>>) -> Result<(
 
 /// Whether `host` looks like a DNS name: labels of letters, digits, `-` and
 /// `_`, and a last label that is not all digits (that would be a broken IPv4
-/// literal, not a name).
-fn is_host_name(host: &str) -> bool {
+/// literal, not a name). Tracker URLs use it too.
+pub(crate) fn is_host_name(host: &str) -> bool {
     if host.is_empty() || host.len() > MAX_HOST_LEN {
         return false;
     }

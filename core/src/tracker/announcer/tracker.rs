@@ -1,7 +1,7 @@
 //! One tracker of the announcer: its parsed URL, its transport, and what the
 //! announcer remembers about it between announces.
 
-use core::net::{IpAddr, Ipv6Addr};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use core::time::Duration;
 
 use super::super::http::{Host, TrackerUrl};
@@ -10,7 +10,6 @@ use crate::rng::Rng;
 use crate::time::Time;
 
 /// Longest host name accepted in a `udp://` URL (the DNS limit).
-const MAX_HOST_LEN: usize = 253;
 
 /// A tracker in one of the tiers.
 #[derive(Debug, Clone)]
@@ -163,11 +162,7 @@ fn parse_udp(url: &str) -> Result<(String, u16), &'static str> {
         let (host, port) = authority
             .rsplit_once(':')
             .ok_or("a UDP tracker needs a port")?;
-        let valid = !host.is_empty()
-            && host.len() <= MAX_HOST_LEN
-            && host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+        let valid = host.parse::<Ipv4Addr>().is_ok() || crate::magnet::is_host_name(host);
         if !valid {
             return Err("invalid host");
         }

@@ -8,7 +8,6 @@ use super::{HttpTrackerError, MAX_SCRAPE_HASHES, MAX_URL_LEN};
 use crate::id::InfoHash;
 
 /// Longest host name accepted (the DNS limit).
-const MAX_HOST_LEN: usize = 253;
 
 /// Longest `User-Agent` written into a request; longer ones are cut.
 const MAX_USER_AGENT_LEN: usize = 256;
@@ -286,21 +285,9 @@ fn parse_host(name: &str) -> Result<Host, HttpTrackerError> {
     Ok(Host::Name(name.to_ascii_lowercase()))
 }
 
-/// Whether `host` looks like a DNS name (and not like a broken IPv4 literal).
-pub(super) fn is_host_name(host: &str) -> bool {
-    let labels_ok = host.split('.').all(|label| {
-        !label.is_empty()
-            && label.len() <= 63
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    });
-    let last_numeric = host
-        .rsplit('.')
-        .next()
-        .is_some_and(|label| label.bytes().all(|b| b.is_ascii_digit()));
-    !host.is_empty() && host.len() <= MAX_HOST_LEN && labels_ok && !last_numeric
-}
+/// Whether `host` looks like a DNS name (and not like a broken IPv4 literal):
+/// the same rule as magnet links' `x.pe` hosts.
+pub(super) use crate::magnet::is_host_name;
 
 /// Percent-encodes arbitrary bytes for a URL query: the unreserved
 /// characters `A-Z a-z 0-9 - . _ ~` are kept, every other byte becomes `%XX`
