@@ -9,8 +9,6 @@ use super::super::udp::{AddressFamily, UdpConfig, UdpTrackerClient};
 use crate::rng::Rng;
 use crate::time::Time;
 
-/// Longest host name accepted in a `udp://` URL (the DNS limit).
-
 /// A tracker in one of the tiers.
 #[derive(Debug, Clone)]
 pub(super) struct Tracker {

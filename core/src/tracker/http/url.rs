@@ -7,8 +7,6 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use super::{HttpTrackerError, MAX_SCRAPE_HASHES, MAX_URL_LEN};
 use crate::id::InfoHash;
 
-/// Longest host name accepted (the DNS limit).
-
 /// Longest `User-Agent` written into a request; longer ones are cut.
 const MAX_USER_AGENT_LEN: usize = 256;
 
