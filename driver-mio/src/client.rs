@@ -12,11 +12,12 @@ use std::time::Instant;
 
 use mio::{Poll, Waker};
 use sluice_core::metainfo::Metainfo;
+use sluice_core::tracker::announcer::AnnouncerConfig;
 use sluice_core::{InfoHash, PeerId, Time};
-use sluice_std::prepare::{fresh_peer_id, prepare};
+use sluice_std::prepare::{fresh_peer_id, prepare, random_u64};
 use sluice_std::{AddOptions, ClientOptions, Error, TorrentHandle};
 
-use crate::event_loop::{EventLoop, Inbox, NewTorrent, Sink, Work, WAKER};
+use crate::event_loop::{EventLoop, Inbox, NewTorrent, Sink, TrackerSetup, Work, WAKER};
 
 struct Inner {
     opts: ClientOptions,
@@ -48,7 +49,10 @@ pub struct Client {
 }
 
 impl Client {
-    /// Binds the listen address and starts the event loop.
+    /// Binds the listen address (and a UDP socket on its IP for UDP
+    /// trackers) and starts the event loop. Every torrent announces to its
+    /// trackers and [`ClientOptions::trackers`]; their warnings and errors
+    /// come as [`Event::Tracker`](crate::Event::Tracker).
     pub fn start(opts: ClientOptions) -> Result<Client, Error> {
         let std_listener = std::net::TcpListener::bind(opts.listen)?;
         std_listener.set_nonblocking(true)?;
@@ -58,15 +62,34 @@ impl Client {
         let waker = Waker::new(poll.registry(), WAKER)?;
         let inbox = Inbox::new(waker);
         let start = Instant::now();
-        let event_loop =
-            EventLoop::new(poll, listener, inbox.clone(), start, opts.connect_timeout)?;
+        let peer_id = fresh_peer_id();
+        // Without it UDP announces fail and HTTP ones still work.
+        let udp = mio::net::UdpSocket::bind(SocketAddr::new(local_addr.ip(), 0)).ok();
+        let trackers = TrackerSetup {
+            peer_id,
+            port: local_addr.port(),
+            extra: opts.trackers.clone(),
+            seed: opts
+                .seed
+                .map_or_else(random_u64, |s| s ^ 0x7472_6163_6b65_7273),
+            udp,
+            config: AnnouncerConfig::default(),
+        };
+        let event_loop = EventLoop::new(
+            poll,
+            listener,
+            inbox.clone(),
+            start,
+            opts.connect_timeout,
+            trackers,
+        )?;
         let thread = thread::Builder::new()
             .name("sluice-loop".into())
             .spawn(move || event_loop.run())?;
         Ok(Client {
             inner: Arc::new(Inner {
                 opts,
-                peer_id: fresh_peer_id(),
+                peer_id,
                 local_addr,
                 inbox,
                 torrents: Mutex::new(BTreeMap::new()),

@@ -209,6 +209,17 @@ pub enum Event {
     },
     /// Periodic figures.
     Stats(Stats),
+    /// A tracker of the torrent warned or failed. The engine never emits it:
+    /// drivers that announce to trackers publish it next to its events.
+    Tracker {
+        /// The tracker's announce URL.
+        url: String,
+        /// What it said, or what went wrong.
+        text: String,
+        /// An error (the announce failed, the URL cannot be used) rather than
+        /// a warning.
+        error: bool,
+    },
 }
 
 /// Transfer figures of a torrent.

@@ -26,6 +26,8 @@ pub enum Work {
     Command(InfoHash, Command),
     /// A storage job finished.
     Disk(InfoHash, DiskDone),
+    /// A tracker's name was looked up.
+    Resolved(super::Lookup),
     /// Run a new torrent.
     Add(Box<NewTorrent>, Sender<io::Result<()>>),
     /// Stop accepting peers and end the loop once every torrent has stopped.

@@ -15,6 +15,7 @@
 
 mod inbox;
 mod slot;
+mod tracker;
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
@@ -26,7 +27,7 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
-use sluice_core::torrent::{Direction, DiskJob, Output, PeerKey};
+use sluice_core::torrent::{Direction, DiskJob, Event, Output, PeerKey};
 use sluice_core::wire::Handshake;
 use sluice_core::{InfoHash, Time};
 use sluice_std::command::Command;
@@ -35,6 +36,8 @@ use sluice_std::resume::ResumeSaver;
 
 pub use inbox::{Inbox, NewTorrent, Sink, Work};
 use slot::Slot;
+use tracker::Trackers;
+pub use tracker::{Lookup, TrackerSetup};
 
 /// The listening socket's token.
 const LISTENER: Token = Token(usize::MAX - 1);
@@ -77,6 +80,7 @@ pub struct EventLoop {
     inbox: Arc<Inbox>,
     conns: Slab<Conn>,
     torrents: BTreeMap<InfoHash, Slot>,
+    trackers: Trackers,
     start: Instant,
     connect_timeout: Duration,
     exiting: bool,
@@ -89,15 +93,18 @@ impl EventLoop {
         inbox: Arc<Inbox>,
         start: Instant,
         connect_timeout: Duration,
+        trackers: TrackerSetup,
     ) -> io::Result<EventLoop> {
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let trackers = Trackers::new(trackers, poll.registry());
         Ok(EventLoop {
             poll,
             listener,
             inbox,
             conns: Slab::new(),
             torrents: BTreeMap::new(),
+            trackers,
             start,
             connect_timeout,
             exiting: false,
@@ -122,12 +129,14 @@ impl EventLoop {
                 match ev.token() {
                     WAKER => {}
                     LISTENER => self.accept(),
+                    tracker::UDP => self.udp_readable(),
+                    token if tracker::is_http(token) => self.http_event(token),
                     token => self.socket_event(token, ev.is_readable(), ev.is_writable()),
                 }
             }
             self.take_inbox();
             self.expire();
-            if self.exiting && self.torrents.is_empty() {
+            if self.exiting && self.torrents.is_empty() && self.trackers.is_idle() {
                 return;
             }
         }
@@ -152,7 +161,7 @@ impl EventLoop {
             };
             wait = wait.min(deadline.saturating_duration_since(instant));
         }
-        wait
+        self.trackers.next_wait(now, wait)
     }
 
     // ----- inputs from other threads -----
@@ -162,6 +171,7 @@ impl EventLoop {
             match work {
                 Work::Command(ih, cmd) => self.command(ih, cmd),
                 Work::Disk(ih, done) => self.disk_done(ih, done),
+                Work::Resolved(lookup) => self.lookup_done(lookup),
                 Work::Add(new, reply) => {
                     let r = self.add(*new);
                     let _ = reply.send(r);
@@ -206,9 +216,11 @@ impl EventLoop {
                 resume,
                 stopping: None,
                 alive: Arc::new(AtomicBool::new(true)),
+                tracker_log: Default::default(),
             },
         );
         self.drain(info_hash);
+        self.tracker_add(&meta);
         Ok(())
     }
 
@@ -251,10 +263,11 @@ impl EventLoop {
             Command::Peers(reply) => {
                 let _ = reply.send(t.peers(now));
             }
-            Command::Subscribe(tx) => slot.subscribers.push(tx),
+            Command::Subscribe(tx) => slot.subscribe(tx),
             Command::Stop { remove, reply } => {
                 t.shutdown(now);
                 slot.stopping = Some((remove, reply));
+                self.tracker_stop(ih);
             }
         }
         self.drain(ih);
@@ -591,6 +604,7 @@ impl EventLoop {
                 self.drain(ih);
             }
         }
+        self.tracker_expire();
         let ids: Vec<InfoHash> = self.torrents.keys().copied().collect();
         for ih in ids {
             let now = self.now();
@@ -612,6 +626,7 @@ impl EventLoop {
 
     /// Drains a torrent's outputs, acting on each.
     fn drain(&mut self, ih: InfoHash) {
+        let mut complete = false;
         loop {
             let Some(slot) = self.torrents.get_mut(&ih) else {
                 return;
@@ -634,8 +649,14 @@ impl EventLoop {
                     }
                     slot.disk.submit(job);
                 }
-                Output::Event(e) => slot.publish(e),
+                Output::Event(e) => {
+                    complete |= e == Event::Complete;
+                    slot.publish(e);
+                }
             }
+        }
+        if complete {
+            self.tracker_completed(ih);
         }
         let Some(slot) = self.torrents.get_mut(&ih) else {
             return;

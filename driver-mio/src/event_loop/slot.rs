@@ -1,6 +1,6 @@
 //! One torrent inside the event loop: its engine and everything around it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
@@ -31,7 +31,13 @@ pub struct Slot {
     pub stopping: Option<(Option<bool>, Sender<io::Result<()>>)>,
     /// Cleared when the torrent is gone, so its handles fail fast.
     pub alive: Arc<AtomicBool>,
+    /// The latest tracker warnings and errors, given to each new subscriber
+    /// first (the first ones come before anyone can subscribe).
+    pub tracker_log: VecDeque<Event>,
 }
+
+/// Tracker messages kept for new subscribers.
+const TRACKER_LOG: usize = 16;
 
 impl Slot {
     /// Publishes an event: updates the shared status readers wait on and
@@ -61,9 +67,25 @@ impl Slot {
                 let stats = stats.clone();
                 self.shared.update(|s| s.stats = stats);
             }
+            Event::Tracker { .. } => {
+                if self.tracker_log.len() == TRACKER_LOG {
+                    self.tracker_log.pop_front();
+                }
+                self.tracker_log.push_back(e.clone());
+            }
             _ => {}
         }
         self.subscribers.retain(|tx| tx.send(e.clone()).is_ok());
+    }
+
+    /// Adds a subscriber, telling it the tracker messages so far.
+    pub fn subscribe(&mut self, tx: Sender<Event>) {
+        for e in &self.tracker_log {
+            if tx.send(e.clone()).is_err() {
+                return;
+            }
+        }
+        self.subscribers.push(tx);
     }
 
     /// "Finished" follows the selection.
