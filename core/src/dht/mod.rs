@@ -3,5 +3,6 @@
 
 pub mod bep42;
 pub mod krpc;
+pub mod node;
 pub mod routing;
 pub mod token;
