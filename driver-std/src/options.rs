@@ -64,8 +64,9 @@ pub struct ClientOptions {
     pub verify_on_start: bool,
     /// Write a resume file (file storage only) so restarts skip rehashing.
     pub resume: bool,
-    /// Extra trackers for every torrent. Kept with the torrent; used once the
-    /// tracker client exists (see the README).
+    /// Extra trackers for every (non-private) torrent, each as a tier of its
+    /// own after the torrent's. sluice-mio announces to them; this driver
+    /// keeps them with the torrent but does not announce yet.
     pub trackers: Vec<String>,
     /// The storage backend.
     pub storage: StorageChoice,

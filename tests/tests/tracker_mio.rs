@@ -2,7 +2,9 @@
 //! and UDP on one port), torrents naming only that tracker, and no peer given
 //! to anyone. A sluice-mio leecher downloads from a sluice-mio seed over an
 //! HTTP tracker and over a UDP tracker, and from a libtorrent seed; the bytes
-//! must come out identical.
+//! must come out identical. The same between `sluice seed` and `sluice
+//! download` processes; and a tracker that cannot be used is reported on one
+//! line without failing the command.
 //!
 //! Skipped with a printed reason when opentracker (or python3-libtorrent) is
 //! missing, unless `SLUICE_REQUIRE_INTEROP=1`.
@@ -11,7 +13,10 @@ use std::time::{Duration, Instant};
 
 use sluice_tests::peers::data::{self, Payload, MIB};
 use sluice_tests::peers::{free_port, Driver, LtOptions, LtPeer, SluicePeer, Tracker};
-use sluice_tests::{require_python_libtorrent, require_tool, TempDir};
+use sluice_tests::sluice_proc::SluiceProc;
+use sluice_tests::{
+    require_python_libtorrent, require_tool, run_with_timeout, sluice, OutputExt, TempDir,
+};
 
 /// The longest a download (or a seed's check) may take.
 const LIMIT: Duration = Duration::from_secs(120);
@@ -118,4 +123,91 @@ fn mio_leecher_finds_libtorrent_seed_through_tracker() {
     };
     eprintln!("tracker_mio libtorrent: seed ready in {:.2?}", t0.elapsed());
     leech(&dir, &payload, "libtorrent", &[&seeder, &tracker]);
+}
+
+/// `sluice seed` and `sluice download` processes, no `--peer`: the download
+/// finds the seed through the HTTP tracker.
+#[test]
+fn cli_download_finds_cli_seed_through_tracker() {
+    if require_tool("opentracker").is_none() {
+        return;
+    }
+    let dir = TempDir::new("tracker-mio-cli");
+    let port = free_port();
+    let payload = payload(&dir, 0x7104, Tracker::url(port));
+    let Some(_tracker) = Tracker::start(dir.path(), port, &[payload.created.meta.info_hash]) else {
+        return;
+    };
+    let mut seeder = SluiceProc::spawn(
+        "seed",
+        [
+            "seed".as_ref(),
+            payload.torrent.as_os_str(),
+            payload.root.as_os_str(),
+            "--listen".as_ref(),
+            "127.0.0.1:0".as_ref(),
+        ],
+    );
+    seeder.peer_addr();
+    let t0 = Instant::now();
+    let out_dir = dir.join("cli-leech");
+    let mut cmd = sluice::command();
+    cmd.arg("download")
+        .arg(&payload.torrent)
+        .arg("-o")
+        .arg(&out_dir)
+        .args(["--listen", "127.0.0.1:0"]);
+    let out = run_with_timeout(&mut cmd, LIMIT);
+    assert!(out.status.success(), "download failed\n{}", out.dump());
+    assert!(
+        !out.stderr_str().contains("tracker error"),
+        "{}",
+        out.dump()
+    );
+    eprintln!("tracker_mio cli: download in {:.2?}", t0.elapsed());
+    data::assert_same_tree(&payload.root, &out_dir.join("single.bin"), &[]);
+    seeder.stop(Duration::from_secs(20));
+}
+
+/// A tracker that cannot be used is one `tracker error:` line on stderr, and
+/// the command still succeeds with the peer it was given.
+#[test]
+fn cli_reports_tracker_errors_without_failing() {
+    let dir = TempDir::new("tracker-mio-cli-err");
+    let unused = free_port();
+    let trackers = [
+        "https://127.0.0.1/announce".to_owned(),
+        format!("http://127.0.0.1:{unused}/announce"),
+    ];
+    let payload = data::single_file(dir.path(), "single.bin", 4 * MIB, 0x7105, &trackers);
+    let mut seeder = SluiceProc::spawn(
+        "seed",
+        [
+            "seed".as_ref(),
+            payload.torrent.as_os_str(),
+            payload.root.as_os_str(),
+            "--listen".as_ref(),
+            "127.0.0.1:0".as_ref(),
+        ],
+    );
+    let addr = seeder.peer_addr();
+    let out_dir = dir.join("cli-leech");
+    let mut cmd = sluice::command();
+    cmd.arg("download")
+        .arg(&payload.torrent)
+        .arg("-o")
+        .arg(&out_dir)
+        .args(["--listen", "127.0.0.1:0", "--peer", &addr.to_string()]);
+    let out = run_with_timeout(&mut cmd, LIMIT);
+    assert!(out.status.success(), "download failed\n{}", out.dump());
+    let err = out.stderr_str();
+    let https: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("tracker error: https://127.0.0.1/announce: "))
+        .collect();
+    assert_eq!(https.len(), 1, "{}", out.dump());
+    assert!(https[0].contains("HTTPS"), "{}", out.dump());
+    assert!(!err.contains("panicked"), "{}", out.dump());
+    data::assert_same_tree(&payload.root, &out_dir.join("single.bin"), &[]);
+    seeder.stop(Duration::from_secs(20));
 }

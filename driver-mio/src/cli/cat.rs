@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sluice_mio::{AddOptions, FileReader};
 
-use super::common::{choose_file, note_peers, read_torrent, start_client, NetArgs};
+use super::common::{choose_file, note_peers, read_torrent, start_client, NetArgs, TrackerLog};
 use super::download::shutdown_note;
 use super::interrupt::Interrupt;
 use super::progress::{Figures, Measure, Plain, Progress};
@@ -95,7 +95,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     };
     let mut interrupt = Interrupt::install()?;
     let client = start_client(&args.net.dir, &args.net.net, |_| {})?;
-    note_peers(&args.net.net, &client);
+    note_peers(&args.net.net, &client, &meta);
     let add = AddOptions {
         selected: Some(Vec::new()),
         peers: args.net.net.peers.clone(),
@@ -115,8 +115,10 @@ pub fn run(args: Args) -> Result<(), CliError> {
         .spawn(move || copy(reader))
         .map_err(|e| CliError::new(format!("cannot start a thread: {e}")))?;
     let mut progress = Progress::new(Plain::Off, Duration::MAX);
+    let mut trackers = TrackerLog::new(&torrent);
     let mut interrupted = false;
     while !copier.is_finished() {
+        trackers.print(&progress);
         if interrupt.wait(TICK) {
             // Stopping the torrent ends the read the copier waits in.
             interrupted = true;
@@ -124,6 +126,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         }
         progress.show(&Figures::of(&torrent, Measure::Pieces), "");
     }
+    trackers.print(&progress);
     progress.finish();
     let shutdown = client.shutdown();
     let copied = copier

@@ -1,13 +1,16 @@
 //! What the commands that talk to peers share: their network arguments,
 //! starting the client, loading the torrent, choosing a file.
 
+use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::Receiver;
 
 use sluice_core::metainfo::Metainfo;
-use sluice_mio::{Client, ClientOptions};
+use sluice_mio::{Client, ClientOptions, Event, TorrentHandle};
 
 use super::info::load_torrent;
+use super::progress::Progress;
 use super::CliError;
 
 /// `--peer` and `--listen`.
@@ -81,14 +84,52 @@ pub fn start_client(
     })
 }
 
-/// Says where peers can come from when none is given.
-pub fn note_peers(net: &PeerArgs, client: &Client) {
-    if net.peers.is_empty() {
+/// Says where peers can come from when none is given: the torrent's
+/// `trackers` (and the client's), or only peers that connect to us.
+pub fn note_peers(net: &PeerArgs, client: &Client, meta: &Metainfo) {
+    if !net.peers.is_empty() {
+        return;
+    }
+    let trackers = meta.trackers().iter().flatten().count() + client.options().trackers.len();
+    if trackers == 0 {
         eprintln!(
-            "note: no --peer given, and sluice does not ask trackers or the DHT yet: \
-             waiting for peers to connect to {}",
+            "note: no --peer given and the torrent names no tracker (sluice does not use \
+             the DHT yet): waiting for peers to connect to {}",
             client.local_addr()
         );
+    }
+}
+
+/// A torrent's tracker warnings and errors, printed one line each on stderr
+/// by the command's loop ([`print`](Self::print) at each tick). A tracker's
+/// message is not repeated while it stays the same.
+pub struct TrackerLog {
+    events: Receiver<Event>,
+    last: HashMap<String, String>,
+}
+
+impl TrackerLog {
+    /// Listens to `torrent`'s events (the tracker messages so far included).
+    pub fn new(torrent: &TorrentHandle) -> TrackerLog {
+        TrackerLog {
+            events: torrent.subscribe(),
+            last: HashMap::new(),
+        }
+    }
+
+    /// Prints the tracker messages that came since the last call.
+    pub fn print(&mut self, progress: &Progress) {
+        while let Ok(e) = self.events.try_recv() {
+            let Event::Tracker { url, text, error } = e else {
+                continue;
+            };
+            if self.last.get(&url) == Some(&text) {
+                continue;
+            }
+            let kind = if error { "error" } else { "warning" };
+            progress.stderr(&format!("tracker {kind}: {url}: {text}"));
+            self.last.insert(url, text);
+        }
     }
 }
 

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use sluice_mio::{AddOptions, TorrentHandle};
 
-use super::common::{check_files, note_peers, read_torrent, start_client, NetArgs};
+use super::common::{check_files, note_peers, read_torrent, start_client, NetArgs, TrackerLog};
 use super::interrupt::Interrupt;
 use super::progress::{Figures, Measure, Plain, Progress};
 use super::{format, CliError};
@@ -51,7 +51,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         selected: args.only.clone(),
         peers: args.net.net.peers.clone(),
     };
-    let torrent = match client.add_torrent(meta, add) {
+    let torrent = match client.add_torrent(meta.clone(), add) {
         Ok(t) => t,
         Err(e) => {
             let _ = client.shutdown();
@@ -66,11 +66,13 @@ pub fn run(args: Args) -> Result<(), CliError> {
         args.net.dir.display()
     ));
     progress.stdout(&format!("listening on {}", client.local_addr()));
-    note_peers(&args.net.net, &client);
+    note_peers(&args.net.net, &client, &meta);
+    let mut trackers = TrackerLog::new(&torrent);
 
     let started = Instant::now();
     let measure = Measure::Bytes(wanted);
     loop {
+        trackers.print(&progress);
         match wait(&torrent, &mut interrupt) {
             Wait::Done => break,
             Wait::Pending => progress.show(&Figures::of(&torrent, measure), ""),
@@ -92,6 +94,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         }
     }
     let seconds = started.elapsed().as_secs_f64();
+    trackers.print(&progress);
     progress.show(&Figures::of(&torrent, measure), "");
     progress.finish();
     let fetched = torrent.stats().map_or(0, |s| s.downloaded);
@@ -103,7 +106,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         format::rate(fetched, seconds),
     ));
     if args.seed {
-        seed_until_interrupted(&torrent, &mut interrupt);
+        seed_until_interrupted(&torrent, &mut interrupt, &mut trackers);
     }
     client
         .shutdown()
@@ -132,12 +135,17 @@ fn wait(torrent: &TorrentHandle, interrupt: &mut Interrupt) -> Wait {
     }
 }
 
-/// Seeds, showing the upload, until Ctrl-C.
-pub fn seed_until_interrupted(torrent: &TorrentHandle, interrupt: &mut Interrupt) {
+/// Seeds, showing the upload (and tracker messages), until Ctrl-C.
+pub fn seed_until_interrupted(
+    torrent: &TorrentHandle,
+    interrupt: &mut Interrupt,
+    trackers: &mut TrackerLog,
+) {
     let mut progress = Progress::new(Plain::Stdout, PLAIN_EVERY * 5);
     progress.stdout(&format!("seeding {} (Ctrl-C to stop)", torrent.name()));
     let mut uploaded = 0;
     while !interrupt.wait(TICK) {
+        trackers.print(&progress);
         if let Some(e) = torrent.error() {
             progress.stdout(&format!("stopped seeding: {e}"));
             return;

@@ -168,6 +168,14 @@ impl Progress {
         }
     }
 
+    /// Prints a line on stderr, keeping the bar intact.
+    pub fn stderr(&self, text: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{text}")),
+            None => eprintln!("{text}"),
+        }
+    }
+
     fn print(&self, text: &str) {
         match self.plain {
             Plain::Stdout => print_stdout(text),

@@ -70,7 +70,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
         started.elapsed().as_secs_f64()
     ));
     print_stdout(&format!("listening on {}", client.local_addr()));
-    seed_until_interrupted(&torrent, &mut interrupt);
+    let mut trackers = super::common::TrackerLog::new(&torrent);
+    seed_until_interrupted(&torrent, &mut interrupt, &mut trackers);
     client
         .shutdown()
         .map_err(|e| CliError::new(format!("shutting down: {e}")))

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use sluice_mio::{http, AddOptions};
 
-use super::common::{choose_file, note_peers, parse_addr, read_torrent, start_client, NetArgs};
+use super::common::{
+    choose_file, note_peers, parse_addr, read_torrent, start_client, NetArgs, TrackerLog,
+};
 use super::download::shutdown_note;
 use super::interrupt::Interrupt;
 use super::progress::{Figures, Measure, Plain, Progress};
@@ -48,7 +50,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         selected: if args.all { None } else { Some(Vec::new()) },
         peers: args.net.net.peers.clone(),
     };
-    let torrent = match client.add_torrent(meta, add) {
+    let torrent = match client.add_torrent(meta.clone(), add) {
         Ok(t) => t,
         Err(e) => {
             let _ = client.shutdown();
@@ -85,10 +87,12 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let url = server.file_url(file).unwrap_or_else(|| server.base_url());
     progress.stdout(&format!("url: {url}"));
     progress.stdout("open the url in mpv, VLC or a browser; Ctrl-C to stop");
-    note_peers(&args.net.net, &client);
+    note_peers(&args.net.net, &client, &meta);
+    let mut trackers = TrackerLog::new(&torrent);
 
     let mut failed = None;
     while !interrupt.wait(TICK) {
+        trackers.print(&progress);
         if let Some(e) = torrent.error() {
             failed = Some(e);
             break;
