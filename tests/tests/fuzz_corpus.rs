@@ -75,3 +75,8 @@ fn ut_pex_corpus() {
 fn ut_metadata_corpus() {
     replay("ut_metadata", fuzzing::ut_metadata);
 }
+
+#[test]
+fn dht_node_corpus() {
+    replay("dht_node", fuzzing::dht_node);
+}

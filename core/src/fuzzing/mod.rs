@@ -5,6 +5,7 @@
 //! round trip where the codec has one: a panic here is a bug the fuzzer found.
 //! The codec targets live here; the engine harness, much larger, in [`engine`].
 
+mod dht_node;
 mod engine;
 mod http_tracker;
 mod krpc;
@@ -12,6 +13,7 @@ mod udp_tracker;
 mod ut_metadata;
 mod ut_pex;
 
+pub use dht_node::dht_node;
 pub use engine::engine;
 pub use http_tracker::http_tracker;
 pub use krpc::krpc;
