@@ -65,7 +65,9 @@ impl TransmissionSeed {
             .arg(save_path)
             .arg("-p")
             .arg(port.to_string())
-            .arg("-v")
+            // No `-v`: a new torrent is verified when added anyway, and with
+            // `-v` transmission-cli verifies twice and may see the torrent
+            // stopped between the two checks and exit.
             .arg(torrent)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
