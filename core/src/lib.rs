@@ -130,6 +130,7 @@ pub mod ext;
 pub mod id;
 pub mod layout;
 pub mod magnet;
+pub mod magnet_fetch;
 pub mod metainfo;
 pub mod picker;
 pub mod rate;
