@@ -12,12 +12,13 @@ const SLOTS: usize = 2;
 fn at_most_slots_plus_one_unchoked_and_optimistic_rotates() {
     let content = Content::single(7, 64 << 20, 256 << 10);
     let mut sim = Sim::new(7, content);
-    // A slow seed, so the leechers stay interested for the whole test.
-    let seed = sim.add_node(
-        NodeSpec::seed()
-            .upload(256 << 10)
-            .tweak(|c| c.upload_slots = SLOTS),
-    );
+    // A slow seed, so the leechers stay interested for the whole test. It
+    // does not exchange peers: leechers that met through it would trade among
+    // themselves and finish, and this scenario is about the seed's slots.
+    let seed = sim.add_node(NodeSpec::seed().upload(256 << 10).tweak(|c| {
+        c.upload_slots = SLOTS;
+        c.pex = false;
+    }));
     let leechers: Vec<usize> = (0..8).map(|_| sim.add_node(NodeSpec::leecher())).collect();
     for &l in &leechers {
         sim.introduce(l, seed);

@@ -85,6 +85,9 @@ pub struct Config {
     /// already unchoked sends a reader's first request at once. Costs each
     /// such peer an upload slot it may give to us. torrent-stream does this.
     pub stay_interested: bool,
+    /// Exchange peers with peers that speak `ut_pex` (BEP 11). Private
+    /// torrents never do, whatever this says.
+    pub pex: bool,
 }
 
 impl Config {
@@ -121,6 +124,7 @@ impl Config {
             max_readahead: 64 << 20,
             max_strikes: 3,
             stay_interested: false,
+            pex: true,
         }
     }
 }

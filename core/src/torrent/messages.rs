@@ -174,7 +174,7 @@ impl Torrent {
         let ext = extended.then(|| {
             let addr = self.peer(key).map(|p| p.addr.ip());
             ExtHandshake {
-                extensions: Vec::new(),
+                extensions: self.our_extensions(),
                 client: Some(self.cfg.client_name.clone()),
                 reqq: Some(self.cfg.max_incoming_requests),
                 listen_port: self.cfg.listen_port,
@@ -281,17 +281,19 @@ impl Torrent {
             );
             return;
         }
-        if id != 0 {
-            // We announced no extensions yet; others' messages are ignored.
-            return;
-        }
-        match ExtHandshake::decode(payload) {
-            Ok(hs) => {
-                p.ext = Some(hs);
-                // A larger `reqq` may let us ask for more.
-                self.fill_requests(now, key);
-            }
-            Err(e) => self.close(now, key, protocol(e.to_string())),
+        match id {
+            0 => match ExtHandshake::decode(payload) {
+                Ok(hs) => {
+                    p.ext = Some(hs);
+                    self.pex_handshake(key);
+                    // A larger `reqq` may let us ask for more.
+                    self.fill_requests(now, key);
+                }
+                Err(e) => self.close(now, key, protocol(e.to_string())),
+            },
+            super::pex::OUR_PEX_ID => self.on_pex(now, key, payload),
+            // Extensions we did not announce: ignored.
+            _ => {}
         }
     }
 

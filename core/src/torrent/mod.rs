@@ -28,6 +28,7 @@ mod interest;
 mod messages;
 mod output;
 mod peer;
+mod pex;
 mod send_buffer;
 mod streams;
 mod timers;
@@ -409,6 +410,7 @@ impl Torrent {
         self.check_slow_start(now);
         self.connect_more(now);
         self.refresh_streams(now);
+        self.send_pex(now);
     }
 
     // ----- commands -----

@@ -73,6 +73,8 @@ pub struct Peer {
     pub interesting: u32,
     /// Pieces it has that we lack, wanted or not (for non-seeds).
     pub lacking: u32,
+    /// Peer exchange with it.
+    pub(crate) pex: super::pex::PeerPex,
     /// A bitfield, have-all, have-none or have was received.
     pub got_have_info: bool,
 
@@ -144,6 +146,7 @@ impl Peer {
             is_seed: false,
             interesting: 0,
             lacking: 0,
+            pex: super::pex::PeerPex::new(),
             got_have_info: false,
             am_choking: true,
             am_interested: false,

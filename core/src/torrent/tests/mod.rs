@@ -295,4 +295,5 @@ impl Remote {
 }
 
 mod invariants;
+mod pex;
 mod scenarios;
