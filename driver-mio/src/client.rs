@@ -173,6 +173,40 @@ impl Client {
         Ok(handle)
     }
 
+    /// Adds the torrent of a magnet link: its metadata comes from the cache in
+    /// the download folder (`.sluice/metadata/<info-hash>.torrent`), or else
+    /// from the link's `x.pe` peers and `add.peers` with ut_metadata (they are
+    /// then the download's first peers too), verified
+    /// against the info-hash, within `timeout` (this call blocks until then).
+    /// The link's `so` selects files when `add.selected` is `None`.
+    pub fn add_magnet(
+        &self,
+        uri: &str,
+        mut add: AddOptions,
+        timeout: std::time::Duration,
+    ) -> Result<TorrentHandle, Error> {
+        let link = sluice_core::magnet::MagnetLink::parse(uri)
+            .map_err(|e| Error::Io(io::Error::new(io::ErrorKind::InvalidInput, e.to_string())))?;
+        // The link's peers serve the metadata, then the download.
+        add.peers = crate::magnet::link_peers(&link, &add.peers);
+        let fetched = crate::magnet::fetch_metadata(
+            &link,
+            &add.peers,
+            &self.inner.opts.download_dir,
+            self.inner.peer_id,
+            timeout,
+        )?;
+        if add.selected.is_none() && !link.select_only.is_empty() {
+            let count = fetched.meta.info.files.len();
+            add.selected = Some(
+                (0..count)
+                    .filter(|i| u32::try_from(*i).is_ok_and(|i| link.is_selected(i)))
+                    .collect(),
+            );
+        }
+        self.add_torrent(fetched.meta, add)
+    }
+
     fn lock_torrents(
         &self,
     ) -> Result<std::sync::MutexGuard<'_, BTreeMap<InfoHash, TorrentHandle>>, Error> {

@@ -15,6 +15,7 @@ pub mod create;
 mod event_loop;
 pub mod hash;
 pub mod http;
+pub mod magnet;
 
 pub use sluice_std::{
     AddOptions, ClientOptions, Error, Event, FileInfo, FileReader, PeerInfo, Priority, Stats,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sluice_mio::{AddOptions, FileReader};
 
-use super::common::{choose_file, note_peers, read_torrent, start_client, NetArgs, TrackerLog};
+use super::common::{choose_file, note_peers, read_source, start_client, NetArgs, TrackerLog};
 use super::download::shutdown_note;
 use super::interrupt::Interrupt;
 use super::progress::{Figures, Measure, Plain, Progress};
@@ -18,7 +18,7 @@ const TICK: Duration = Duration::from_millis(100);
 /// Arguments of `sluice cat`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The .torrent file.
+    /// The .torrent file or a magnet URI.
     torrent: String,
     #[command(flatten)]
     net: NetArgs,
@@ -84,8 +84,8 @@ fn resolve(span: Option<Span>, len: u64) -> Result<Option<(u64, u64)>, String> {
 }
 
 /// Writes the bytes, then shuts down.
-pub fn run(args: Args) -> Result<(), CliError> {
-    let meta = read_torrent(&args.torrent)?;
+pub fn run(mut args: Args) -> Result<(), CliError> {
+    let meta = read_source(&args.torrent, &mut args.net)?;
     let file = choose_file(&meta, args.file)?;
     let f = &meta.info.files[file];
     let Some((start, end)) = resolve(args.range, f.length)

@@ -5,13 +5,17 @@ use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
+use std::time::Duration;
 
+use sluice_core::magnet::MagnetLink;
 use sluice_core::metainfo::Metainfo;
+use sluice_mio::magnet;
 use sluice_mio::{Client, ClientOptions, Event, TorrentHandle};
+use sluice_std::prepare::fresh_peer_id;
 
 use super::info::load_torrent;
 use super::progress::Progress;
-use super::CliError;
+use super::{format, CliError};
 
 /// `--peer` and `--listen`.
 #[derive(Debug, Clone, clap::Args)]
@@ -53,16 +57,67 @@ pub fn parse_addr(text: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("'{text}' resolves to no address"))
 }
 
+/// How long a magnet link's metadata may take to arrive.
+pub const METADATA_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// True for a magnet URI.
+pub fn is_magnet(source: &str) -> bool {
+    source.len() >= 7 && source[..7].eq_ignore_ascii_case("magnet:")
+}
+
 /// Reads the torrent named on the command line; magnet links are refused with
-/// a reason.
+/// a reason (for commands that cannot fetch metadata).
 pub fn read_torrent(source: &str) -> Result<Metainfo, CliError> {
-    if source.len() >= 7 && source[..7].eq_ignore_ascii_case("magnet:") {
+    if is_magnet(source) {
         return Err(CliError::new(
-            "magnet links cannot be downloaded yet (fetching metadata from peers is not \
-             built): give a .torrent file",
+            "this command takes a .torrent file, not a magnet link",
         ));
     }
     load_torrent(source)
+}
+
+/// Reads the torrent named on the command line, a .torrent file or a magnet
+/// link. A magnet link's metadata comes from the cache in the download
+/// folder, or from its peers (`x.pe`) and `--peer`, which are then also the
+/// download's peers.
+pub fn read_source(source: &str, args: &mut NetArgs) -> Result<Metainfo, CliError> {
+    if !is_magnet(source) {
+        return load_torrent(source);
+    }
+    let link = MagnetLink::parse(source).map_err(|e| CliError::new(format!("{source}: {e}")))?;
+    let peers = magnet::link_peers(&link, &args.net.peers);
+    let cache = magnet::cache_path(&args.dir, &link.info_hash);
+    if !cache.exists() {
+        if peers.is_empty() {
+            return Err(CliError::new(format!(
+                "magnet link {}: it names no peer (x.pe) to fetch the metadata from, and \
+                 sluice does not use trackers or the DHT for that yet: add --peer ADDR",
+                link.info_hash
+            )));
+        }
+        let n = peers.len();
+        eprintln!(
+            "fetching metadata from {n} peer{}…",
+            if n == 1 { "" } else { "s" }
+        );
+    }
+    let fetched =
+        magnet::fetch_metadata(&link, &peers, &args.dir, fresh_peer_id(), METADATA_TIMEOUT)
+            .map_err(|e| CliError::new(format!("magnet link {}: {e}", link.info_hash)))?;
+    let meta = fetched.meta;
+    let size: u64 = meta.info.files.iter().map(|f| f.length).sum();
+    eprintln!(
+        "metadata: {} ({}){}",
+        meta.info.name,
+        format::bytes(size),
+        if fetched.cached {
+            ", from the cache"
+        } else {
+            ""
+        }
+    );
+    args.net.peers = peers;
+    Ok(meta)
 }
 
 /// Starts a client downloading into `dir` (created if missing), listening as

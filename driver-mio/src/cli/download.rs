@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use sluice_mio::{AddOptions, TorrentHandle};
 
-use super::common::{check_files, note_peers, read_torrent, start_client, NetArgs, TrackerLog};
+use super::common::{check_files, note_peers, read_source, start_client, NetArgs, TrackerLog};
 use super::interrupt::Interrupt;
 use super::progress::{Figures, Measure, Plain, Progress};
 use super::{format, CliError};
@@ -18,7 +18,7 @@ const PLAIN_EVERY: Duration = Duration::from_secs(2);
 /// Arguments of `sluice download`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The .torrent file.
+    /// The .torrent file or a magnet URI.
     torrent: String,
     #[command(flatten)]
     net: NetArgs,
@@ -32,8 +32,8 @@ pub struct Args {
 
 /// Downloads, showing progress; returns once every wanted byte is verified
 /// and written (or, with `--seed`, once Ctrl-C is pressed).
-pub fn run(args: Args) -> Result<(), CliError> {
-    let meta = read_torrent(&args.torrent)?;
+pub fn run(mut args: Args) -> Result<(), CliError> {
+    let meta = read_source(&args.torrent, &mut args.net)?;
     if let Some(only) = &args.only {
         check_files(&meta, only)?;
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use sluice_mio::{http, AddOptions};
 
 use super::common::{
-    choose_file, note_peers, parse_addr, read_torrent, start_client, NetArgs, TrackerLog,
+    choose_file, note_peers, parse_addr, read_source, start_client, NetArgs, TrackerLog,
 };
 use super::download::shutdown_note;
 use super::interrupt::Interrupt;
@@ -22,7 +22,7 @@ const PLAIN_EVERY: Duration = Duration::from_secs(10);
 /// Arguments of `sluice stream`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The .torrent file.
+    /// The .torrent file or a magnet URI.
     torrent: String,
     #[command(flatten)]
     net: NetArgs,
@@ -40,8 +40,8 @@ pub struct Args {
 }
 
 /// Serves until Ctrl-C.
-pub fn run(args: Args) -> Result<(), CliError> {
-    let meta = read_torrent(&args.torrent)?;
+pub fn run(mut args: Args) -> Result<(), CliError> {
+    let meta = read_source(&args.torrent, &mut args.net)?;
     let file = choose_file(&meta, args.file)?;
     let mut interrupt = Interrupt::install()?;
     // Unchoked before the player's first request arrives.
