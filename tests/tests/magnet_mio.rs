@@ -122,11 +122,8 @@ fn cli_downloads_magnet_from_libtorrent_seed_then_uses_the_cache() {
 }
 
 /// A sluice-mio seed serves the metadata to an in-process sluice-mio client,
-/// which then downloads the torrent. Ignored: the engine (core/src/torrent)
-/// does not serve ut_metadata yet, so the session closes the seed with "peer
-/// does not speak ut_metadata".
+/// which then downloads the torrent.
 #[test]
-#[ignore = "the engine does not serve ut_metadata yet"]
 fn mio_client_downloads_magnet_from_mio_seed() {
     let dir = TempDir::new("magnet-mio-mio");
     let payload = data::single_file(dir.path(), "single.bin", 4 * MIB, 0x3a62, &[]);

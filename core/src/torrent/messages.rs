@@ -179,7 +179,7 @@ impl Torrent {
                 reqq: Some(self.cfg.max_incoming_requests),
                 listen_port: self.cfg.listen_port,
                 your_ip: addr,
-                metadata_size: None,
+                metadata_size: self.metadata_size(),
             }
             .encode()
         });
@@ -292,6 +292,7 @@ impl Torrent {
                 Err(e) => self.close(now, key, protocol(e.to_string())),
             },
             super::pex::OUR_PEX_ID => self.on_pex(now, key, payload),
+            super::metadata::OUR_METADATA_ID => self.on_metadata(now, key, payload),
             // Extensions we did not announce: ignored.
             _ => {}
         }

@@ -26,6 +26,7 @@ mod connections;
 mod download;
 mod interest;
 mod messages;
+mod metadata;
 mod output;
 mod peer;
 mod pex;

@@ -75,6 +75,8 @@ pub struct Peer {
     pub lacking: u32,
     /// Peer exchange with it.
     pub(crate) pex: super::pex::PeerPex,
+    /// `ut_metadata` requests it made (bounded, see the metadata module).
+    pub metadata_served: u32,
     /// A bitfield, have-all, have-none or have was received.
     pub got_have_info: bool,
 
@@ -147,6 +149,7 @@ impl Peer {
             interesting: 0,
             lacking: 0,
             pex: super::pex::PeerPex::new(),
+            metadata_served: 0,
             got_have_info: false,
             am_choking: true,
             am_interested: false,

@@ -46,13 +46,19 @@ impl Torrent {
         self.cfg.pex && !self.info.private
     }
 
-    /// The extensions our handshake announces (`m`).
+    /// The extensions our handshake announces (`m`), sorted by name.
     pub(super) fn our_extensions(&self) -> Vec<(String, u8)> {
-        if self.pex_enabled() {
-            vec![(pex::EXTENSION_NAME.to_string(), OUR_PEX_ID)]
-        } else {
-            Vec::new()
+        let mut m = Vec::new();
+        if self.metadata_size().is_some() {
+            m.push((
+                super::metadata::EXTENSION_NAME.to_string(),
+                super::metadata::OUR_METADATA_ID,
+            ));
         }
+        if self.pex_enabled() {
+            m.push((pex::EXTENSION_NAME.to_string(), OUR_PEX_ID));
+        }
+        m
     }
 
     /// The peer's extension handshake arrived: start telling it about our

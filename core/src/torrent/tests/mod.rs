@@ -295,5 +295,6 @@ impl Remote {
 }
 
 mod invariants;
+mod metadata;
 mod pex;
 mod scenarios;
