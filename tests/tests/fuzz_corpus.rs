@@ -80,3 +80,8 @@ fn ut_metadata_corpus() {
 fn dht_node_corpus() {
     replay("dht_node", fuzzing::dht_node);
 }
+
+#[test]
+fn magnet_fetch_corpus() {
+    replay("magnet_fetch", fuzzing::magnet_fetch);
+}
