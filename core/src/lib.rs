@@ -129,6 +129,7 @@ pub mod dht;
 pub mod ext;
 pub mod id;
 pub mod layout;
+pub mod lsd;
 pub mod magnet;
 pub mod magnet_fetch;
 pub mod metainfo;
