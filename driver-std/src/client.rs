@@ -15,14 +15,16 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use sluice_core::metainfo::Metainfo;
+use sluice_core::tracker::announcer::AnnouncerConfig;
 use sluice_core::wire::Handshake;
-use sluice_core::{InfoHash, PeerId, Time};
+use sluice_core::{InfoHash, PeerId, Rng, Time};
 
 use crate::error::Error;
 use crate::handle::TorrentHandle;
 use crate::options::ClientOptions;
-use crate::prepare::{fresh_peer_id, prepare, Prepared};
-use crate::runner::{EngineSink, Msg, Runner, CHANNEL};
+use crate::prepare::{fresh_peer_id, prepare, random_u64, Prepared};
+use crate::runner::{Announcing, EngineSink, Msg, Runner, CHANNEL};
+use crate::tracker::{self, UdpTrackers};
 
 /// How long an inbound peer has to send its handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,6 +48,11 @@ struct ClientInner {
     senders: Mutex<BTreeMap<InfoHash, SyncSender<Msg>>>,
     stopping: AtomicBool,
     start: Instant,
+    /// Seeds the torrents' announcers.
+    rng: Mutex<Rng>,
+    /// The UDP tracker socket; `None` if it could not be opened (UDP
+    /// announces then fail, HTTP ones still work).
+    udp: Option<Arc<UdpTrackers>>,
 }
 
 /// A BitTorrent client: one listen address, one download folder, any number of
@@ -69,11 +76,18 @@ pub struct Client {
 }
 
 impl Client {
-    /// Binds the listen address and starts accepting peers.
+    /// Binds the listen address and starts accepting peers. Every torrent
+    /// announces to its trackers and [`ClientOptions::trackers`]; their
+    /// warnings and errors come as [`Event::Tracker`](crate::Event::Tracker).
     pub fn start(opts: ClientOptions) -> Result<Client, Error> {
         let listener = TcpListener::bind(opts.listen)?;
         let local_addr = listener.local_addr()?;
+        let seed = opts
+            .seed
+            .map_or_else(random_u64, |s| s ^ 0x7472_6163_6b65_7273);
         let inner = Arc::new(ClientInner {
+            rng: Mutex::new(Rng::new(seed)),
+            udp: UdpTrackers::start(local_addr.ip()).ok(),
             peer_id: fresh_peer_id(),
             local_addr,
             torrents: Mutex::new(BTreeMap::new()),
@@ -145,6 +159,22 @@ impl Client {
             &add,
             now,
         )?;
+        let config = AnnouncerConfig::default();
+        let rng = Rng::new(self.inner.rng.lock().map_err(|_| poisoned())?.next_u64());
+        let announcing = Announcing {
+            announcer: tracker::new_announcer(
+                &meta,
+                self.inner.peer_id,
+                self.inner.local_addr.port(),
+                &opts.trackers,
+                config.clone(),
+                rng,
+            ),
+            total: meta.info.total_length,
+            udp: self.inner.udp.clone(),
+            http_timeout: config.http_timeout,
+            stop_timeout: config.stop_timeout,
+        };
         let (tx, rx) = mpsc::sync_channel(CHANNEL);
         let runner = Runner::new(
             torrent,
@@ -156,6 +186,7 @@ impl Client {
             opts.connect_timeout,
             resume_target,
             self.inner.start,
+            Some(announcing),
         )?;
         thread::Builder::new()
             .name(format!("sluice-engine-{}", &info_hash.to_hex()[..8]))

@@ -18,9 +18,11 @@
 //! * [`storage::Storage`]: the backend trait, with a file backend (the default)
 //!   and a memory backend.
 //!
+//! Every torrent announces to its HTTP and UDP trackers (see [`tracker`]).
+//!
 //! The program-facing types are shared with the event-loop driver
 //! (sluice-mio), which reuses the building blocks in [`command`], [`disk`],
-//! [`status`], [`startup`], [`resume`] and [`storage`] and differs only in how
+//! [`status`], [`startup`], [`resume`], [`storage`] and [`tracker`] and differs only in how
 //! it runs the engine.
 //!
 //! Downloading a torrent from a known peer and reading its first file:
@@ -58,6 +60,7 @@ mod runner;
 pub mod startup;
 pub mod status;
 pub mod storage;
+pub mod tracker;
 
 pub use client::{AddOptions, Client};
 pub use error::Error;

@@ -65,8 +65,7 @@ pub struct ClientOptions {
     /// Write a resume file (file storage only) so restarts skip rehashing.
     pub resume: bool,
     /// Extra trackers for every (non-private) torrent, each as a tier of its
-    /// own after the torrent's. sluice-mio announces to them; this driver
-    /// keeps them with the torrent but does not announce yet.
+    /// own after the torrent's. Both drivers announce to them.
     pub trackers: Vec<String>,
     /// The storage backend.
     pub storage: StorageChoice,

@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::thread;
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sluice_core::torrent::{Direction, Event, Output, PeerKey, Torrent};
+use sluice_core::tracker::announcer::{self, Announcer, RequestId};
 use sluice_core::Time;
 
 use crate::command::{Command, CommandSink};
@@ -29,12 +31,15 @@ use crate::prepare::ResumeTarget;
 use crate::resume::ResumeSaver;
 use crate::status::Shared;
 use crate::storage::Storage;
+use crate::tracker::{self, UdpTrackers};
 
 /// Capacity of the engine's channel: senders block beyond it.
 pub const CHANNEL: usize = 256;
 
 /// Received bytes waiting for the disk before peers are read no more.
 const WRITE_BACKLOG: u64 = 32 << 20;
+/// How long past its stop timeout a stopping announcer is waited for at most.
+const STOP_GRACE: Duration = Duration::from_secs(1);
 
 /// A message to the engine thread.
 pub enum Msg {
@@ -54,6 +59,43 @@ pub enum Msg {
     Disk(DiskDone),
     /// The program asks for something.
     Cmd(Command),
+    /// An HTTP announce ended: the tracker's answer, or why there is none.
+    TrackerHttp(RequestId, Result<Vec<u8>, String>),
+    /// A datagram from a UDP tracker this torrent sent to.
+    TrackerUdp {
+        /// The tracker URL's host.
+        host: String,
+        /// The tracker URL's port.
+        port: u16,
+        /// Where it came from.
+        from: SocketAddr,
+        /// The bytes.
+        datagram: Vec<u8>,
+    },
+    /// A UDP tracker could not be reached (its name did not resolve, or the
+    /// datagram could not be sent).
+    TrackerUdpError {
+        /// The tracker URL's host.
+        host: String,
+        /// The tracker URL's port.
+        port: u16,
+        /// Why.
+        text: String,
+    },
+}
+
+/// A torrent's announcer and what it needs to carry out its announces.
+pub struct Announcing {
+    /// The announcer (already given its trackers).
+    pub announcer: Announcer,
+    /// The torrent's size, for `left`.
+    pub total: u64,
+    /// The client's UDP tracker socket, if it could be opened.
+    pub udp: Option<Arc<UdpTrackers>>,
+    /// The longest an HTTP announce may take.
+    pub http_timeout: Duration,
+    /// How long `stopped` announces are waited for.
+    pub stop_timeout: Duration,
 }
 
 /// sluice-std's [`CommandSink`]: the engine thread's channel.
@@ -80,6 +122,9 @@ pub struct Runner {
     start: Instant,
     connect_timeout: Duration,
     resume: Option<ResumeSaver>,
+    tracker: Option<Announcing>,
+    /// The torrent became complete: announce `completed`.
+    completed: bool,
 }
 
 impl Runner {
@@ -94,6 +139,7 @@ impl Runner {
         connect_timeout: Duration,
         resume: Option<ResumeTarget>,
         start: Instant,
+        tracker: Option<Announcing>,
     ) -> io::Result<Runner> {
         let to_engine = tx.clone();
         let disk = DiskPool::start(
@@ -120,6 +166,8 @@ impl Runner {
             start,
             connect_timeout,
             resume,
+            tracker,
+            completed: false,
         })
     }
 
@@ -130,13 +178,21 @@ impl Runner {
     /// Runs until the torrent is stopped.
     pub fn run(mut self) {
         self.drain_outputs();
+        self.tracker_start();
         loop {
             let now = self.now();
-            let wait = self
+            let mut wait = self
                 .torrent
                 .poll_timeout()
                 .map_or(Duration::from_secs(1), |t| t.saturating_since(now))
                 .min(Duration::from_secs(1));
+            if let Some(t) = self
+                .tracker
+                .as_ref()
+                .and_then(|a| a.announcer.poll_timeout())
+            {
+                wait = wait.min(t.saturating_since(now));
+            }
             match self.rx.recv_timeout(wait) {
                 Ok(Msg::Cmd(Command::Stop { remove, reply })) => {
                     let result = self.stop(remove);
@@ -151,7 +207,12 @@ impl Runner {
             if self.torrent.poll_timeout().is_some_and(|t| t <= now) {
                 self.torrent.handle_timeout(now);
             }
+            self.tracker_timers();
             self.drain_outputs();
+            if std::mem::take(&mut self.completed) {
+                self.tracker_completed();
+                self.drain_outputs();
+            }
             self.sync_finished();
             if let Some(r) = &mut self.resume {
                 r.tick(self.torrent.have());
@@ -212,6 +273,194 @@ impl Runner {
                 }
             }
             Msg::Cmd(cmd) => self.command(now, cmd),
+            Msg::TrackerHttp(..) | Msg::TrackerUdp { .. } | Msg::TrackerUdpError { .. } => {
+                self.tracker_msg(msg)
+            }
+        }
+    }
+
+    // ----- trackers -----
+
+    /// Starts announcing (`started`).
+    fn tracker_start(&mut self) {
+        let now = self.now();
+        if let Some(a) = &mut self.tracker {
+            tracker::set_stats(&mut a.announcer, &self.torrent, a.total, now);
+            a.announcer.start(now);
+        }
+        self.drain_tracker();
+    }
+
+    /// Every piece is here: `completed`, if something was downloaded.
+    fn tracker_completed(&mut self) {
+        let now = self.now();
+        if !tracker::worth_completed(&self.torrent, now) {
+            return;
+        }
+        if let Some(a) = &mut self.tracker {
+            tracker::set_stats(&mut a.announcer, &self.torrent, a.total, now);
+            a.announcer.completed(now);
+        }
+        self.drain_tracker();
+    }
+
+    /// The announcer's timers.
+    fn tracker_timers(&mut self) {
+        let now = self.now();
+        let Some(a) = &mut self.tracker else {
+            return;
+        };
+        if a.announcer.poll_timeout().is_some_and(|t| t <= now) {
+            tracker::set_stats(&mut a.announcer, &self.torrent, a.total, now);
+            a.announcer.handle_timeout(now);
+            self.drain_tracker();
+        }
+    }
+
+    /// An answer (or failure) for the announcer.
+    fn tracker_msg(&mut self, msg: Msg) {
+        let now = self.now();
+        let Some(a) = &mut self.tracker else {
+            return;
+        };
+        tracker::set_stats(&mut a.announcer, &self.torrent, a.total, now);
+        match msg {
+            Msg::TrackerHttp(id, result) => {
+                let result = match &result {
+                    Ok(bytes) => Ok(bytes.as_slice()),
+                    Err(text) => Err(text.as_str()),
+                };
+                a.announcer.http_response(now, id, result);
+            }
+            Msg::TrackerUdp {
+                host,
+                port,
+                from,
+                datagram,
+            } => a.announcer.udp_datagram(now, &host, port, from, &datagram),
+            Msg::TrackerUdpError { host, port, text } => {
+                a.announcer.udp_error(now, &host, port, &text)
+            }
+            _ => {}
+        }
+        self.drain_tracker();
+    }
+
+    /// Carries out what the announcer asks for.
+    fn drain_tracker(&mut self) {
+        loop {
+            let Some(out) = self.tracker.as_mut().and_then(|a| a.announcer.poll()) else {
+                return;
+            };
+            match out {
+                announcer::Output::HttpGet {
+                    id,
+                    host,
+                    port,
+                    request,
+                    ..
+                } => self.http_start(id, host, port, request),
+                // Its answer is ignored when it comes.
+                announcer::Output::HttpCancel { .. } => {}
+                announcer::Output::UdpSend {
+                    host,
+                    port,
+                    datagram,
+                } => {
+                    let ih = self.torrent.info_hash();
+                    match self.tracker.as_ref().and_then(|a| a.udp.clone()) {
+                        Some(udp) => udp.send(ih, host, port, datagram, self.tx.clone()),
+                        None => {
+                            let now = self.now();
+                            if let Some(a) = &mut self.tracker {
+                                a.announcer.udp_error(now, &host, port, "no UDP socket");
+                            }
+                        }
+                    }
+                }
+                announcer::Output::Peers(peers) => {
+                    let now = self.now();
+                    self.torrent.add_peers(now, peers);
+                }
+                announcer::Output::Warning { url, text } => {
+                    self.publish(tracker::event(url, text, false))
+                }
+                announcer::Output::Error { url, text } => {
+                    self.publish(tracker::event(url, text, true))
+                }
+            }
+        }
+    }
+
+    /// Runs an HTTP announce on a thread of its own.
+    fn http_start(&mut self, id: RequestId, host: String, port: u16, request: Vec<u8>) {
+        let Some(a) = &self.tracker else {
+            return;
+        };
+        let timeout = a.http_timeout;
+        let tx = self.tx.clone();
+        let spawned = thread::Builder::new()
+            .name("sluice-announce".into())
+            .spawn(move || {
+                let result = tracker::http_get(&host, port, &request, timeout);
+                let _ = tx.send(Msg::TrackerHttp(id, result));
+            });
+        if let Err(e) = spawned {
+            let now = self.now();
+            if let Some(a) = &mut self.tracker {
+                let text = format!("cannot start an announce: {e}");
+                a.announcer.http_response(now, id, Err(&text));
+            }
+        }
+    }
+
+    /// Announces `stopped`; [`Runner::tracker_wait`] waits for it.
+    fn tracker_stop(&mut self) {
+        let now = self.now();
+        if let Some(a) = &mut self.tracker {
+            tracker::set_stats(&mut a.announcer, &self.torrent, a.total, now);
+            a.announcer.stop(now);
+        }
+        self.drain_tracker();
+    }
+
+    /// Waits until the `stopped` announces are answered or the stop timeout
+    /// (plus a second) has passed, then drops the announcer.
+    fn tracker_wait(&mut self, since: Instant) {
+        let Some(a) = &self.tracker else {
+            return;
+        };
+        let end = since + a.stop_timeout + STOP_GRACE;
+        while self
+            .tracker
+            .as_ref()
+            .is_some_and(|a| !a.announcer.is_stopped())
+        {
+            let now = self.now();
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            let wait = self
+                .tracker
+                .as_ref()
+                .and_then(|a| a.announcer.poll_timeout())
+                .map_or(left, |t| t.saturating_since(now).min(left));
+            match self.rx.recv_timeout(wait) {
+                Ok(
+                    msg @ (Msg::TrackerHttp(..)
+                    | Msg::TrackerUdp { .. }
+                    | Msg::TrackerUdpError { .. }),
+                ) => self.tracker_msg(msg),
+                Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            self.tracker_timers();
+        }
+        if let Some(a) = self.tracker.take() {
+            if let Some(udp) = &a.udp {
+                udp.forget(self.torrent.info_hash());
+            }
         }
     }
 
@@ -328,6 +577,7 @@ impl Runner {
             }
             Event::Finished => self.shared.update(|s| s.finished = true),
             Event::Complete => {
+                self.completed = true;
                 self.shared.update(|s| s.complete = true);
                 if let Some(r) = &mut self.resume {
                     r.save_soon();
@@ -350,6 +600,8 @@ impl Runner {
     /// finish, flushes, saves (or deletes) the resume file and, if asked,
     /// deletes the data.
     fn stop(&mut self, remove: Option<bool>) -> io::Result<()> {
+        let since = Instant::now();
+        self.tracker_stop();
         let now = self.now();
         self.torrent.shutdown(now);
         self.drain_outputs();
@@ -360,6 +612,11 @@ impl Runner {
         while self.pending_disk > 0 {
             match self.rx.recv_timeout(Duration::from_secs(30)) {
                 Ok(Msg::Disk(_)) => self.pending_disk -= 1,
+                Ok(
+                    msg @ (Msg::TrackerHttp(..)
+                    | Msg::TrackerUdp { .. }
+                    | Msg::TrackerUdpError { .. }),
+                ) => self.tracker_msg(msg),
                 Ok(_) => {}
                 Err(_) => break,
             }
@@ -375,6 +632,7 @@ impl Runner {
             let keep = keep.then_some(&have);
             result = result.and(self.storage.remove(keep));
         }
+        self.tracker_wait(since);
         self.shared.update(|s| s.stopped = true);
         // After a storage failure the torrent's error is the news; a flush or
         // resume save failing again for the same reason is not a second one.

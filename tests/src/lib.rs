@@ -33,6 +33,7 @@ pub mod sluice;
 pub mod sluice_proc;
 mod tempdir;
 mod tools;
+pub mod trackers;
 
 pub use bin::{sluice_bin, workspace_root};
 pub use payload::{write_payload, Rng};

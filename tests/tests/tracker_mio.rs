@@ -4,125 +4,36 @@
 //! HTTP tracker and over a UDP tracker, and from a libtorrent seed; the bytes
 //! must come out identical. The same between `sluice seed` and `sluice
 //! download` processes; and a tracker that cannot be used is reported on one
-//! line without failing the command.
+//! line without failing the command. The in-process scenarios are
+//! [`sluice_tests::trackers`], shared with `tracker_std.rs`.
 //!
 //! Skipped with a printed reason when opentracker (or python3-libtorrent) is
 //! missing, unless `SLUICE_REQUIRE_INTEROP=1`.
 
 use std::time::{Duration, Instant};
 
-use sluice_tests::peers::data::{self, Payload, MIB};
-use sluice_tests::peers::{free_port, Driver, LtOptions, LtPeer, SluicePeer, Tracker};
+use sluice_tests::peers::data::{self, MIB};
+use sluice_tests::peers::{free_port, Driver, Tracker};
 use sluice_tests::sluice_proc::SluiceProc;
-use sluice_tests::{
-    require_python_libtorrent, require_tool, run_with_timeout, sluice, OutputExt, TempDir,
-};
+use sluice_tests::trackers::{self, Protocol};
+use sluice_tests::{require_tool, run_with_timeout, sluice, OutputExt, TempDir};
 
 /// The longest a download (or a seed's check) may take.
-const LIMIT: Duration = Duration::from_secs(120);
-
-/// A 16 MiB single-file torrent announcing only `tracker`.
-fn payload(dir: &TempDir, seed: u64, tracker: String) -> Payload {
-    data::single_file(dir.path(), "single.bin", 16 * MIB, seed, &[tracker])
-}
-
-/// A sluice-mio leecher with no peer given downloads `payload` (its seed is
-/// already running) and writes it byte for byte.
-fn leech(
-    dir: &TempDir,
-    payload: &Payload,
-    what: &str,
-    others: &[&dyn sluice_tests::peers::Describe],
-) {
-    let t0 = Instant::now();
-    let leech = SluicePeer::start(
-        Driver::Mio,
-        "leecher",
-        &dir.join("leech"),
-        &payload.created.bytes,
-    );
-    let took = leech.wait_complete(LIMIT, others);
-    let first = leech.first_piece_at().unwrap_or_default();
-    leech.shutdown();
-    eprintln!(
-        "tracker_mio {what}: {} MiB in {:.2} s (first piece after {first:.2?}, shutdown included: {:.2} s)",
-        payload.total_length() / MIB,
-        took.as_secs_f64(),
-        t0.elapsed().as_secs_f64()
-    );
-    data::assert_same_tree(&payload.root, &leech.dir().join("single.bin"), &[]);
-}
-
-/// A sluice-mio seed and leecher meeting through the tracker at `url(port)`.
-fn mio_to_mio(tag: &str, seed: u64, url: fn(u16) -> String) {
-    if require_tool("opentracker").is_none() {
-        return;
-    }
-    let dir = TempDir::new(&format!("tracker-mio-{tag}"));
-    let port = free_port();
-    let payload = payload(&dir, seed, url(port));
-    let Some(tracker) = Tracker::start(dir.path(), port, &[payload.created.meta.info_hash]) else {
-        return;
-    };
-    let t0 = Instant::now();
-    let seeder = SluicePeer::start(
-        Driver::Mio,
-        "seed",
-        &payload.save_path,
-        &payload.created.bytes,
-    );
-    seeder.wait_complete(LIMIT, &[&tracker]);
-    eprintln!("tracker_mio {tag}: seed ready in {:.2?}", t0.elapsed());
-    leech(&dir, &payload, tag, &[&seeder, &tracker]);
-    let t1 = Instant::now();
-    seeder.shutdown();
-    let stop = t1.elapsed();
-    // `stopped` is answered at once by a live tracker: no wait for the timeout.
-    assert!(
-        stop < Duration::from_secs(5),
-        "the seed took {stop:?} to shut down"
-    );
-}
-
-fn http_url(port: u16) -> String {
-    Tracker::url(port)
-}
-
-fn udp_url(port: u16) -> String {
-    format!("udp://127.0.0.1:{port}/announce")
-}
+const LIMIT: Duration = trackers::LIMIT;
 
 #[test]
 fn mio_leecher_finds_mio_seed_through_http_tracker() {
-    mio_to_mio("http", 0x7101, http_url);
+    trackers::same_driver(Driver::Mio, Protocol::Http, 0x7101);
 }
 
 #[test]
 fn mio_leecher_finds_mio_seed_through_udp_tracker() {
-    mio_to_mio("udp", 0x7102, udp_url);
+    trackers::same_driver(Driver::Mio, Protocol::Udp, 0x7102);
 }
 
 #[test]
 fn mio_leecher_finds_libtorrent_seed_through_tracker() {
-    if require_tool("opentracker").is_none() || require_python_libtorrent().is_none() {
-        return;
-    }
-    let dir = TempDir::new("tracker-mio-lt");
-    let port = free_port();
-    let payload = payload(&dir, 0x7103, Tracker::url(port));
-    let Some(tracker) = Tracker::start(dir.path(), port, &[payload.created.meta.info_hash]) else {
-        return;
-    };
-    let t0 = Instant::now();
-    let opts = LtOptions {
-        timeout: LIMIT * 2,
-        ..LtOptions::default()
-    };
-    let Some(seeder) = LtPeer::seed(&payload.torrent, &payload.save_path, &opts) else {
-        return;
-    };
-    eprintln!("tracker_mio libtorrent: seed ready in {:.2?}", t0.elapsed());
-    leech(&dir, &payload, "libtorrent", &[&seeder, &tracker]);
+    trackers::from_libtorrent(Driver::Mio, 0x7103);
 }
 
 /// `sluice seed` and `sluice download` processes, no `--peer`: the download
@@ -134,7 +45,13 @@ fn cli_download_finds_cli_seed_through_tracker() {
     }
     let dir = TempDir::new("tracker-mio-cli");
     let port = free_port();
-    let payload = payload(&dir, 0x7104, Tracker::url(port));
+    let payload = data::single_file(
+        dir.path(),
+        "single.bin",
+        16 * MIB,
+        0x7104,
+        &[Tracker::url(port)],
+    );
     let Some(_tracker) = Tracker::start(dir.path(), port, &[payload.created.meta.info_hash]) else {
         return;
     };

@@ -26,9 +26,9 @@ use mio::net::{TcpStream, UdpSocket};
 use mio::{Interest, Token};
 use slab::Slab;
 use sluice_core::metainfo::Metainfo;
-use sluice_core::torrent::Event;
 use sluice_core::tracker::announcer::{Announcer, AnnouncerConfig, Output, RequestId};
 use sluice_core::{InfoHash, PeerId, Rng};
+use sluice_std::tracker::{self as shared, unmap};
 
 use super::{EventLoop, Inbox, Work};
 
@@ -37,7 +37,7 @@ pub const UDP: Token = Token(usize::MAX - 3);
 /// HTTP announce connections have tokens from here on (slab index added).
 pub const HTTP_BASE: usize = usize::MAX / 2;
 /// The largest HTTP answer read; a longer one fails the announce.
-pub const MAX_RESPONSE: usize = 4 << 20;
+pub use sluice_std::tracker::MAX_RESPONSE;
 /// How long a resolved UDP tracker address is reused.
 const LOOKUP_TTL: Duration = Duration::from_secs(600);
 /// How long past its stop timeout a stopping announcer is kept at most.
@@ -221,37 +221,20 @@ fn resolve(
     }
 }
 
-/// An IPv4 address the dual-stack socket reported as IPv6-mapped, as IPv4.
-fn unmap(addr: SocketAddr) -> SocketAddr {
-    match addr {
-        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
-            Some(v4) => SocketAddr::new(IpAddr::V4(v4), v6.port()),
-            None => addr,
-        },
-        SocketAddr::V4(_) => addr,
-    }
-}
-
 impl EventLoop {
     /// Gives a new torrent its announcer and starts it.
     pub(super) fn tracker_add(&mut self, meta: &Metainfo) {
         let ih = meta.info_hash;
         self.tracker_forget(ih);
         let tr = &mut self.trackers;
-        let mut announcer = Announcer::new(
-            ih,
+        let announcer = shared::new_announcer(
+            meta,
             tr.peer_id,
             tr.port,
-            &meta.trackers(),
-            meta.info.private,
+            &tr.extra,
             tr.config.clone(),
             Rng::new(tr.rng.next_u64()),
         );
-        for url in &tr.extra {
-            // Private torrents and duplicates refuse; unusable URLs are
-            // reported through poll() as well.
-            let _ = announcer.add_tracker(url);
-        }
         tr.entries.insert(
             ih,
             Entry {
@@ -284,11 +267,12 @@ impl EventLoop {
     /// Every wanted byte is here: announce `completed` (once a session, and
     /// only if something was downloaded, so a seed never claims it).
     pub(super) fn tracker_completed(&mut self, ih: InfoHash) {
-        let downloaded = self
+        let now = self.now();
+        let worth = self
             .torrents
             .get(&ih)
-            .map_or(0, |s| s.torrent.stats(self.now()).downloaded);
-        if downloaded == 0 {
+            .is_some_and(|s| shared::worth_completed(&s.torrent, now));
+        if !worth {
             return;
         }
         self.tracker_stats(ih);
@@ -299,22 +283,15 @@ impl EventLoop {
         self.drain_tracker(ih);
     }
 
-    /// Hands the engine's counters to the announcer. `left` is the part of
-    /// the torrent not verified yet (the whole torrent, not only the selected
-    /// files: a streaming client with nothing selected is no seed).
+    /// Hands the engine's counters to the announcer (see
+    /// [`sluice_std::tracker::set_stats`]).
     fn tracker_stats(&mut self, ih: InfoHash) {
         let now = self.now();
         let (Some(slot), Some(e)) = (self.torrents.get(&ih), self.trackers.entries.get_mut(&ih))
         else {
             return;
         };
-        let s = slot.torrent.stats(now);
-        let left = if slot.torrent.is_complete() {
-            0
-        } else {
-            e.total.saturating_sub(s.verified_bytes).max(1)
-        };
-        e.announcer.set_stats(s.uploaded, s.downloaded, left);
+        shared::set_stats(&mut e.announcer, &slot.torrent, e.total, now);
     }
 
     /// Drops a torrent's announcer and everything it had in flight.
@@ -418,7 +395,7 @@ impl EventLoop {
 
     fn tracker_event(&mut self, ih: InfoHash, url: String, text: String, error: bool) {
         if let Some(slot) = self.torrents.get_mut(&ih) {
-            slot.publish(Event::Tracker { url, text, error });
+            slot.publish(shared::event(url, text, error));
         }
     }
 
