@@ -85,3 +85,8 @@ fn dht_node_corpus() {
 fn magnet_fetch_corpus() {
     replay("magnet_fetch", fuzzing::magnet_fetch);
 }
+
+#[test]
+fn lsd_corpus() {
+    replay("lsd", fuzzing::lsd);
+}
