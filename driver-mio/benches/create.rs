@@ -8,6 +8,10 @@
 //!
 //! Run: `cargo bench -p sluice-mio --bench create`
 
+#[path = "../../driver-std/benches/support/payload.rs"]
+mod payload;
+
+use payload::write_payload;
 use std::process::Command;
 use std::time::Instant;
 
@@ -21,7 +25,7 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("sluice-bench-create-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let payload = dir.join("payload.bin");
-    write_payload(&payload, bytes);
+    write_payload(&payload, bytes, 0x2545_F491_4F6C_DD1D);
     let _ = std::fs::read(&payload).map(|d| d.len());
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let gib = bytes as f64 / (1u64 << 30) as f64;
@@ -69,24 +73,4 @@ fn main() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn write_payload(path: &std::path::Path, bytes: u64) {
-    use std::io::Write;
-    let mut file = std::io::BufWriter::new(std::fs::File::create(path).expect("payload"));
-    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
-    let mut block = vec![0u8; 1 << 20];
-    let mut left = bytes;
-    while left > 0 {
-        for chunk in block.chunks_exact_mut(8) {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            chunk.copy_from_slice(&state.to_le_bytes());
-        }
-        let n = left.min(block.len() as u64) as usize;
-        file.write_all(&block[..n]).expect("write payload");
-        left -= n as u64;
-    }
-    file.flush().expect("flush payload");
 }

@@ -15,9 +15,13 @@
 //! Run: `cargo bench -p sluice-mio --bench streaming` (needs /usr/bin/python3
 //! with libtorrent); `SLUICE_BENCH_READS=N` sets the reads per case (11).
 
+#[path = "../../driver-std/benches/support/payload.rs"]
+mod payload;
+
+use payload::write_payload;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -52,7 +56,7 @@ fn main() {
     let data = dir.join("seed");
     std::fs::create_dir_all(&data).expect("temp dir");
     let file = data.join("movie.bin");
-    write_payload(&file, 256 * MIB);
+    write_payload(&file, 256 * MIB, 0x2545_F491_4F6C_DD1D);
     let mut co = CreateOptions::new(&file);
     co.piece_length = Some(MIB as u32);
     let made = create_torrent(&co, &mut |_, _| {}).expect("create torrent");
@@ -227,24 +231,4 @@ fn first_body_byte(conn: &mut TcpStream) -> u8 {
             return byte[0];
         }
     }
-}
-
-fn write_payload(path: &PathBuf, bytes: u64) {
-    use std::io::Write;
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("payload"));
-    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
-    let mut block = vec![0u8; MIB as usize];
-    let mut left = bytes;
-    while left > 0 {
-        for chunk in block.chunks_exact_mut(8) {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            chunk.copy_from_slice(&state.to_le_bytes());
-        }
-        let n = left.min(block.len() as u64) as usize;
-        f.write_all(&block[..n]).expect("write");
-        left -= n as u64;
-    }
-    f.flush().expect("flush");
 }

@@ -7,6 +7,10 @@
 //! Run: `cargo bench -p sluice-std --bench loopback` (needs /usr/bin/python3
 //! with libtorrent; prints why and stops otherwise).
 
+#[path = "support/payload.rs"]
+mod payload;
+
+use payload::write_payload;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -46,7 +50,7 @@ fn main() {
     let data = dir.join("seed");
     std::fs::create_dir_all(&data).expect("temp dir");
     let file = data.join("payload.bin");
-    write_payload(&file, mib << 20);
+    write_payload(&file, mib << 20, 0x9E37_79B9_7F4A_7C15);
     let mut co = CreateOptions::new(&file);
     co.piece_length = Some(1 << 20);
     let made = create_torrent(&co, &mut |_, _| {}).expect("create torrent");
@@ -167,24 +171,4 @@ fn assert_same(a: &Path, b: &Path) {
         std::fs::read(b).expect("read"),
     );
     assert!(x == y, "{} and {} differ", a.display(), b.display());
-}
-
-fn write_payload(path: &Path, bytes: u64) {
-    use std::io::Write;
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("payload"));
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut block = vec![0u8; 1 << 20];
-    let mut left = bytes;
-    while left > 0 {
-        for chunk in block.chunks_exact_mut(8) {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            chunk.copy_from_slice(&state.to_le_bytes());
-        }
-        let n = left.min(block.len() as u64) as usize;
-        f.write_all(&block[..n]).expect("write");
-        left -= n as u64;
-    }
-    f.flush().expect("flush");
 }
