@@ -10,24 +10,6 @@
 mod http_tracker;
 
 use http_tracker::Setup;
-use sluice_mio::{AddOptions, Client, ClientOptions};
+use sluice_mio as driver;
 
-#[test]
-fn announces_to_an_http_tracker_and_connects_to_its_peers() {
-    let setup = Setup::new("mio-tracker-http");
-    let mut opts = ClientOptions::new(setup.scratch.0.join("leech"));
-    opts.listen = "127.0.0.1:0".parse().expect("addr");
-    opts.seed = Some(11);
-    let client = Client::start(opts).expect("start the client");
-    let torrent = client
-        .add_torrent(setup.meta.clone(), AddOptions::default())
-        .expect("add the torrent");
-    let events = torrent.subscribe();
-
-    setup.expect_started(client.peer_id(), client.local_addr().port());
-    let conn = setup.expect_peer_connection();
-    setup.expect_warning(&events);
-
-    drop(conn);
-    setup.expect_stopped_on(|| client.shutdown().expect("shutdown"));
-}
+include!("../../driver-std/tests/support/http_tracker_test.rs");
