@@ -32,14 +32,7 @@ fn the_info_dictionary_is_served_block_by_block_and_bounded_per_peer() {
         ..ExtHandshake::default()
     }
     .encode();
-    a.send(
-        &mut t,
-        T0,
-        &[Message::Extended {
-            id: 0,
-            payload: &hs,
-        }],
-    );
+    a.send_ext(&mut t, T0, 0, &hs);
     let ours = a
         .read(&mut t, T0)
         .into_iter()
@@ -59,14 +52,7 @@ fn the_info_dictionary_is_served_block_by_block_and_bounded_per_peer() {
     // Every block, then the dictionary again, byte for byte.
     let mut got = Vec::new();
     for piece in 0..blocks {
-        a.send(
-            &mut t,
-            T0,
-            &[Message::Extended {
-                id,
-                payload: &ask(piece),
-            }],
-        );
+        a.send_ext(&mut t, T0, id, &ask(piece));
         let replies = answers(&a.read(&mut t, T0));
         assert_eq!(replies.len(), 1);
         match Meta::decode(&replies[0]).unwrap() {
@@ -83,14 +69,7 @@ fn the_info_dictionary_is_served_block_by_block_and_bounded_per_peer() {
     }
     assert!(got == raw, "the served dictionary differs");
     // Past the end: rejected.
-    a.send(
-        &mut t,
-        T0,
-        &[Message::Extended {
-            id,
-            payload: &ask(blocks),
-        }],
-    );
+    a.send_ext(&mut t, T0, id, &ask(blocks));
     let replies = answers(&a.read(&mut t, T0));
     assert_eq!(
         Meta::decode(&replies[0]).unwrap(),
@@ -99,14 +78,7 @@ fn the_info_dictionary_is_served_block_by_block_and_bounded_per_peer() {
     // A peer asking on and on gets rejects once it had four copies' worth.
     let mut data = 0;
     for _ in 0..10 * blocks {
-        a.send(
-            &mut t,
-            T0,
-            &[Message::Extended {
-                id,
-                payload: &ask(0),
-            }],
-        );
+        a.send_ext(&mut t, T0, id, &ask(0));
         for r in answers(&a.read(&mut t, T0)) {
             if matches!(Meta::decode(&r).unwrap(), Meta::Data { .. }) {
                 data += 1;

@@ -285,6 +285,11 @@ impl Remote {
         t.handle_data(now, self.key, &encode(msgs));
     }
 
+    /// Sends one extended message (BEP 10) under `id`.
+    fn send_ext(&self, t: &mut Torrent, now: Time, id: u8, payload: &[u8]) {
+        self.send(t, now, &[Message::Extended { id, payload }]);
+    }
+
     fn read(&mut self, t: &mut Torrent, now: Time) -> Vec<Msg> {
         self.reader.read(t, now, self.key)
     }

@@ -47,22 +47,8 @@ fn peers_that_speak_ut_pex_hear_about_the_others_and_we_learn_from_them() {
     let mut t = fx.leecher();
     let mut a = Remote::connect(&mut t, T0, 1, fast_bits());
     let mut b = Remote::connect(&mut t, T0, 2, fast_bits());
-    a.send(
-        &mut t,
-        T0,
-        &[Message::Extended {
-            id: 0,
-            payload: &ext_handshake(true, 7001),
-        }],
-    );
-    b.send(
-        &mut t,
-        T0,
-        &[Message::Extended {
-            id: 0,
-            payload: &ext_handshake(false, 7002),
-        }],
-    );
+    a.send_ext(&mut t, T0, 0, &ext_handshake(true, 7001));
+    b.send_ext(&mut t, T0, 0, &ext_handshake(false, 7002));
     let to_a = a.read(&mut t, T0);
     assert!(our_extensions(&to_a).contains(&("ut_pex".to_string(), 1)));
 
@@ -101,14 +87,7 @@ fn peers_that_speak_ut_pex_hear_about_the_others_and_we_learn_from_them() {
         }],
         dropped: Vec::new(),
     };
-    a.send(
-        &mut t,
-        secs(126),
-        &[Message::Extended {
-            id: 1,
-            payload: &news.encode(),
-        }],
-    );
+    a.send_ext(&mut t, secs(126), 1, &news.encode());
     advance(&mut t, secs(128));
     let outs = drain(&mut t);
     assert!(
@@ -123,14 +102,7 @@ fn a_peer_that_floods_peer_exchange_is_ignored_then_closed() {
     let fx = Fixture::new(16 << 10, 64 << 10);
     let mut t = fx.leecher();
     let a = Remote::connect(&mut t, T0, 1, fast_bits());
-    a.send(
-        &mut t,
-        T0,
-        &[Message::Extended {
-            id: 0,
-            payload: &ext_handshake(true, 7001),
-        }],
-    );
+    a.send_ext(&mut t, T0, 0, &ext_handshake(true, 7001));
     let news = |n: u8| PexMessage {
         added: vec![PexPeer {
             addr: at(n, 7000 + u16::from(n)),
@@ -139,14 +111,7 @@ fn a_peer_that_floods_peer_exchange_is_ignored_then_closed() {
         dropped: Vec::new(),
     };
     for n in 10..14 {
-        a.send(
-            &mut t,
-            secs(u64::from(n)),
-            &[Message::Extended {
-                id: 1,
-                payload: &news(n).encode(),
-            }],
-        );
+        a.send_ext(&mut t, secs(u64::from(n)), 1, &news(n).encode());
     }
     assert!(
         !a.connected(&t, secs(14)),
@@ -172,14 +137,7 @@ fn without_pex_nothing_is_advertised_sent_or_taken() {
     let mut t = fx.torrent(Bitfield::new(fx.count()), cfg);
     let mut a = Remote::connect(&mut t, T0, 1, fast_bits());
     let _b = Remote::connect(&mut t, T0, 2, fast_bits());
-    a.send(
-        &mut t,
-        T0,
-        &[Message::Extended {
-            id: 0,
-            payload: &ext_handshake(true, 7001),
-        }],
-    );
+    a.send_ext(&mut t, T0, 0, &ext_handshake(true, 7001));
     let to_a = a.read(&mut t, T0);
     assert!(!our_extensions(&to_a)
         .iter()
@@ -191,14 +149,7 @@ fn without_pex_nothing_is_advertised_sent_or_taken() {
         }],
         dropped: Vec::new(),
     };
-    a.send(
-        &mut t,
-        T0,
-        &[Message::Extended {
-            id: 1,
-            payload: &news.encode(),
-        }],
-    );
+    a.send_ext(&mut t, T0, 1, &news.encode());
     advance(&mut t, secs(5));
     assert!(pex_messages(&a.read(&mut t, secs(5))).is_empty());
     assert!(!drain(&mut t)
