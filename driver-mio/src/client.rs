@@ -14,16 +14,19 @@ use mio::{Poll, Waker};
 use sluice_core::metainfo::Metainfo;
 use sluice_core::tracker::announcer::AnnouncerConfig;
 use sluice_core::{InfoHash, PeerId, Time};
+use sluice_std::dht::DhtStatus;
 use sluice_std::prepare::{fresh_peer_id, prepare, random_u64};
 use sluice_std::{AddOptions, ClientOptions, Error, TorrentHandle};
 
-use crate::event_loop::{EventLoop, Inbox, NewTorrent, Sink, TrackerSetup, Work, WAKER};
+use crate::event_loop::{DhtSetup, EventLoop, Inbox, NewTorrent, Sink, TrackerSetup, Work, WAKER};
 
 struct Inner {
     opts: ClientOptions,
     peer_id: PeerId,
     local_addr: SocketAddr,
     inbox: Arc<Inbox>,
+    /// The DHT node's UDP port and figures, when it runs.
+    dht: Option<(u16, Arc<Mutex<DhtStatus>>)>,
     torrents: Mutex<BTreeMap<InfoHash, TorrentHandle>>,
     start: Instant,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -52,7 +55,9 @@ impl Client {
     /// Binds the listen address (and a UDP socket on its IP for UDP
     /// trackers) and starts the event loop. Every torrent announces to its
     /// trackers and [`ClientOptions::trackers`]; their warnings and errors
-    /// come as [`Event::Tracker`](crate::Event::Tracker).
+    /// come as [`Event::Tracker`](crate::Event::Tracker). With
+    /// [`ClientOptions::dht`], a UDP socket for the DHT node too (on the
+    /// listen port if it is free).
     pub fn start(opts: ClientOptions) -> Result<Client, Error> {
         let std_listener = std::net::TcpListener::bind(opts.listen)?;
         std_listener.set_nonblocking(true)?;
@@ -65,6 +70,26 @@ impl Client {
         let peer_id = fresh_peer_id();
         // Without it UDP announces fail and HTTP ones still work.
         let udp = mio::net::UdpSocket::bind(SocketAddr::new(local_addr.ip(), 0)).ok();
+        let seed = opts
+            .seed
+            .map_or_else(random_u64, |s| s ^ 0x6468_7420_6e6f_6465);
+        let dht = match &opts.dht {
+            Some(d) => {
+                let socket = bind_dht(local_addr, d.port)?;
+                let port = socket.local_addr()?.port();
+                let status = Arc::new(Mutex::new(DhtStatus::default()));
+                let setup = DhtSetup {
+                    socket,
+                    options: d.clone(),
+                    tcp_port: local_addr.port(),
+                    seed,
+                    status: status.clone(),
+                };
+                Some((setup, (port, status)))
+            }
+            None => None,
+        };
+        let (dht_setup, dht) = dht.unzip();
         let trackers = TrackerSetup {
             peer_id,
             port: local_addr.port(),
@@ -82,6 +107,7 @@ impl Client {
             start,
             opts.connect_timeout,
             trackers,
+            dht_setup,
         )?;
         let thread = thread::Builder::new()
             .name("sluice-loop".into())
@@ -92,6 +118,7 @@ impl Client {
                 peer_id,
                 local_addr,
                 inbox,
+                dht,
                 torrents: Mutex::new(BTreeMap::new()),
                 start,
                 thread: Mutex::new(Some(thread)),
@@ -102,6 +129,19 @@ impl Client {
     /// The address peers can reach us at.
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local_addr
+    }
+
+    /// The DHT node's figures (routing table size, lookups, peers found), or
+    /// `None` when the client runs no node.
+    pub fn dht_status(&self) -> Option<DhtStatus> {
+        let (_, status) = self.inner.dht.as_ref()?;
+        Some(status.lock().unwrap_or_else(|e| e.into_inner()).clone())
+    }
+
+    /// The DHT node's UDP address, when the client runs one.
+    pub fn dht_addr(&self) -> Option<SocketAddr> {
+        let (port, _) = self.inner.dht.as_ref()?;
+        Some(SocketAddr::new(self.inner.local_addr.ip(), *port))
     }
 
     /// Our peer id.
@@ -140,6 +180,7 @@ impl Client {
             opts,
             self.inner.peer_id,
             self.inner.local_addr.port(),
+            self.inner.dht.as_ref().map(|(port, _)| *port),
             &meta,
             &add,
             now,
@@ -173,12 +214,33 @@ impl Client {
         Ok(handle)
     }
 
-    /// Adds the torrent of a magnet link: its metadata comes from the cache in
-    /// the download folder (`.sluice/metadata/<info-hash>.torrent`), or else
-    /// from the link's `x.pe` peers and `add.peers` with ut_metadata (they are
-    /// then the download's first peers too), verified
-    /// against the info-hash, within `timeout` (this call blocks until then).
-    /// The link's `so` selects files when `add.selected` is `None`.
+    /// The torrent of a magnet link: its metadata from the cache in the
+    /// download folder (`.sluice/metadata/<info-hash>.torrent`), or else
+    /// fetched with ut_metadata from the link's `x.pe` peers, `peers` and,
+    /// when the client runs a DHT node, the peers the DHT finds, verified
+    /// against the info-hash, within `timeout` (this call blocks until then),
+    /// and cached.
+    pub fn fetch_metadata(
+        &self,
+        link: &sluice_core::magnet::MagnetLink,
+        peers: &[SocketAddr],
+        timeout: std::time::Duration,
+    ) -> Result<crate::magnet::FetchedMetadata, Error> {
+        let dir = &self.inner.opts.download_dir;
+        let cached = crate::magnet::cache_path(dir, &link.info_hash).exists();
+        let found = (self.inner.dht.is_some() && !cached).then(|| {
+            let (tx, rx) = mpsc::channel();
+            self.inner.inbox.push(Work::DhtFind(link.info_hash, tx));
+            rx
+        });
+        let peers = crate::magnet::link_peers(link, peers);
+        crate::magnet::fetch_metadata(link, &peers, found, dir, self.inner.peer_id, timeout)
+    }
+
+    /// Adds the torrent of a magnet link: its metadata comes from
+    /// [`fetch_metadata`](Self::fetch_metadata) (the link's `x.pe` peers and
+    /// `add.peers` are then the download's first peers too). The link's `so`
+    /// selects files when `add.selected` is `None`.
     pub fn add_magnet(
         &self,
         uri: &str,
@@ -189,13 +251,7 @@ impl Client {
             .map_err(|e| Error::Io(io::Error::new(io::ErrorKind::InvalidInput, e.to_string())))?;
         // The link's peers serve the metadata, then the download.
         add.peers = crate::magnet::link_peers(&link, &add.peers);
-        let fetched = crate::magnet::fetch_metadata(
-            &link,
-            &add.peers,
-            &self.inner.opts.download_dir,
-            self.inner.peer_id,
-            timeout,
-        )?;
+        let fetched = self.fetch_metadata(&link, &add.peers, timeout)?;
         if add.selected.is_none() && !link.select_only.is_empty() {
             let count = fetched.meta.info.files.len();
             add.selected = Some(
@@ -248,5 +304,15 @@ impl Client {
             let _ = t.join();
         }
         first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// The DHT node's socket: on `port`, or else on the TCP listen port if that
+/// is free for UDP too (peers expect it there), or else on any port.
+fn bind_dht(listen: SocketAddr, port: Option<u16>) -> io::Result<mio::net::UdpSocket> {
+    let at = |p: u16| mio::net::UdpSocket::bind(SocketAddr::new(listen.ip(), p));
+    match port {
+        Some(p) => at(p),
+        None => at(listen.port()).or_else(|_| at(0)),
     }
 }

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
@@ -27,6 +28,9 @@ const MAX_SEND_BUFFER: usize = 1 << 20;
 
 /// How long a connect may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often peers found meanwhile (the DHT's) are taken in.
+const NEW_PEERS_EVERY: Duration = Duration::from_millis(20);
 
 /// The metadata of a magnet link.
 #[derive(Debug, Clone)]
@@ -73,12 +77,14 @@ pub fn link_peers(link: &MagnetLink, extra: &[SocketAddr]) -> Vec<SocketAddr> {
 }
 
 /// The torrent of `link`: from the cache in `download_dir` if a verified copy
-/// is there, else fetched from the link's peers and `extra_peers` within
-/// `timeout`, then cached. Cached bytes that do not hash to the info-hash are
-/// ignored (and replaced).
+/// is there, else fetched within `timeout` from the link's peers,
+/// `extra_peers` and the peers `found` brings meanwhile (the DHT's), then
+/// cached. Cached bytes that do not hash to the info-hash are ignored (and
+/// replaced).
 pub fn fetch_metadata(
     link: &MagnetLink,
     extra_peers: &[SocketAddr],
+    found: Option<Receiver<Vec<SocketAddr>>>,
     download_dir: &Path,
     peer_id: PeerId,
     timeout: Duration,
@@ -93,7 +99,7 @@ pub fn fetch_metadata(
         }
     }
     let peers = link_peers(link, extra_peers);
-    let info = fetch_info(link.info_hash, &peers, peer_id, timeout)?;
+    let info = fetch_info(link.info_hash, &peers, found, peer_id, timeout)?;
     let meta = Metainfo::from_info_bytes(&info, tiers.clone()).map_err(Error::Torrent)?;
     if meta.info_hash != link.info_hash {
         // The session verified the hash; this would be a bug, not a peer.
@@ -151,10 +157,11 @@ struct Conn {
 fn fetch_info(
     info_hash: InfoHash,
     peers: &[SocketAddr],
+    mut found: Option<Receiver<Vec<SocketAddr>>>,
     peer_id: PeerId,
     timeout: Duration,
 ) -> Result<Vec<u8>, Error> {
-    if peers.is_empty() {
+    if peers.is_empty() && found.is_none() {
         return Err(Error::Io(io::Error::new(
             ErrorKind::NotFound,
             "the magnet link names no peer to fetch its metadata from (add --peer ADDR)",
@@ -170,8 +177,25 @@ fn fetch_info(
     let mut conns: HashMap<usize, Conn> = HashMap::new();
     let mut next_key = 0usize;
     let mut buf = vec![0u8; 64 * 1024];
-    let mut last_error = String::from("no peer answered");
+    let mut last_error = String::from(if peers.is_empty() {
+        "no peer found"
+    } else {
+        "no peer answered"
+    });
     loop {
+        // Peers found since (the source may end, e.g. without a DHT).
+        if let Some(rx) = &found {
+            loop {
+                match rx.try_recv() {
+                    Ok(more) => session.add_peers(more),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        found = None;
+                        break;
+                    }
+                }
+            }
+        }
         // Do what the session says.
         while let Some(out) = session.poll() {
             match out {
@@ -235,7 +259,7 @@ fn fetch_info(
             drop_conn(&mut session, &mut conns, &poll, key, now(Instant::now()));
             last_error = why;
         }
-        if !session.has_prospects() {
+        if !session.has_prospects() && found.is_none() {
             return Err(Error::Io(io::Error::new(
                 ErrorKind::NotFound,
                 format!("no peer could send the metadata (last: {last_error})"),
@@ -252,7 +276,11 @@ fn fetch_info(
             )));
         }
         let mut wait = deadline - at;
-        wait = wait.min(Duration::from_millis(500));
+        wait = wait.min(if found.is_some() {
+            NEW_PEERS_EVERY
+        } else {
+            Duration::from_millis(500)
+        });
         if let Some(t) = session.poll_timeout() {
             let due = t.saturating_since(now(at));
             wait = wait.min(due);

@@ -155,6 +155,7 @@ impl Client {
             opts,
             self.inner.peer_id,
             self.inner.local_addr.port(),
+            None,
             &meta,
             &add,
             now,

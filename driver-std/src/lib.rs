@@ -48,6 +48,7 @@
 
 mod client;
 pub mod command;
+pub mod dht;
 pub mod disk;
 mod error;
 mod handle;

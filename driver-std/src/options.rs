@@ -80,6 +80,12 @@ pub struct ClientOptions {
     /// unchoking us already (peers unchoke at their next choke round, which
     /// can be half a second). For streaming; costs the peers an upload slot.
     pub stay_interested: bool,
+    /// Run a DHT node (BEP 5): non-private torrents are looked up and
+    /// announced in the DHT, and peers that run one are told its port.
+    /// `None` (the default) runs none, so a program never talks to the
+    /// public DHT unless it asks: [`DhtOptions::public`](crate::dht::DhtOptions::public)
+    /// joins through the well-known routers.
+    pub dht: Option<crate::dht::DhtOptions>,
 }
 
 impl ClientOptions {
@@ -99,6 +105,7 @@ impl ClientOptions {
             disk_threads: 2,
             seed: None,
             stay_interested: false,
+            dht: None,
         }
     }
 }

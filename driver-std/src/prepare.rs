@@ -45,11 +45,14 @@ pub struct ResumeTarget {
 }
 
 /// Builds the storage, checks what is on disk and makes the engine for `meta`.
-/// `listen_port` is advertised to peers; `now` is the driver's clock.
+/// `listen_port` is advertised to peers, and so is `dht_port` (our DHT
+/// node's UDP port) unless the torrent is private; `now` is the driver's
+/// clock.
 pub fn prepare(
     opts: &ClientOptions,
     peer_id: PeerId,
     listen_port: u16,
+    dht_port: Option<u16>,
     meta: &Metainfo,
     add: &AddOptions,
     now: Time,
@@ -92,6 +95,7 @@ pub fn prepare(
     cfg.upload_slots = opts.upload_slots;
     cfg.stay_interested = opts.stay_interested;
     cfg.listen_port = Some(listen_port);
+    cfg.dht_port = dht_port.filter(|_| !meta.info.private);
     let mut torrent = Torrent::new(info_hash, meta.info.clone(), cfg, have.clone(), now);
     for &i in &deselected {
         torrent.set_file_priority(now, i, Priority::Skip);

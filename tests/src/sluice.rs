@@ -12,10 +12,12 @@ use crate::process::{assert_success, run_with_timeout, OutputExt};
 /// Time limit for one `sluice info`/`sluice create` run.
 pub const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A `Command` for the `sluice` binary, with `RUST_BACKTRACE=1` so a panic is loud.
+/// A `Command` for the `sluice` binary, with `RUST_BACKTRACE=1` so a panic is
+/// loud, and the DHT off (`SLUICE_DHT=off`) so no test joins the public DHT;
+/// a test that wants the DHT names its bootstrap node with `--dht-bootstrap`.
 pub fn command() -> Command {
     let mut cmd = Command::new(crate::sluice_bin());
-    cmd.env("RUST_BACKTRACE", "1");
+    cmd.env("RUST_BACKTRACE", "1").env("SLUICE_DHT", "off");
     cmd
 }
 

@@ -49,8 +49,10 @@ pub struct Config {
     pub fast_extension: bool,
     /// Offer the extension protocol (BEP 10).
     pub extension_protocol: bool,
-    /// Set the DHT bit in the handshake (BEP 5).
-    pub dht: bool,
+    /// The UDP port of our DHT node, if we run one (BEP 5): the handshake
+    /// then sets the DHT bit, and peers that set it too are sent a `port`
+    /// message so they can add our node to their routing tables.
+    pub dht_port: Option<u16>,
     /// Allowed-fast pieces granted to a peer that has few pieces (BEP 6's k).
     pub allowed_fast_count: u32,
     /// A connection that has not completed its handshake by then is closed.
@@ -109,7 +111,7 @@ impl Config {
             max_send_buffer: 1 << 20,
             fast_extension: true,
             extension_protocol: true,
-            dht: false,
+            dht_port: None,
             allowed_fast_count: 10,
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(150),

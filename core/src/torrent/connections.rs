@@ -249,7 +249,7 @@ impl Torrent {
         let mut reserved = crate::wire::Reserved::NONE;
         reserved.set_fast(self.cfg.fast_extension);
         reserved.set_extensions(self.cfg.extension_protocol);
-        reserved.set_dht(self.cfg.dht);
+        reserved.set_dht(self.cfg.dht_port.is_some());
         let hs = Handshake {
             reserved,
             info_hash: self.info_hash,

@@ -4,6 +4,8 @@
 //! A peer that breaks the protocol is closed with a reason; nothing it sends
 //! can panic the engine.
 
+use core::net::SocketAddr;
+
 use crate::bitfield::Bitfield;
 use crate::ext::ExtHandshake;
 use crate::time::Time;
@@ -169,6 +171,7 @@ impl Torrent {
             }
         }
         let fast = self.cfg.fast_extension && hs.reserved.supports_fast();
+        let dht_port = self.cfg.dht_port.filter(|_| hs.reserved.supports_dht());
         let extended = self.cfg.extension_protocol && hs.reserved.supports_extensions();
         let have = self.picker.have().clone();
         let ext = extended.then(|| {
@@ -198,6 +201,9 @@ impl Torrent {
         } else if !have.is_clear() {
             let bits = have.to_wire();
             p.push(now, &Message::Bitfield(&bits));
+        }
+        if let Some(port) = dht_port {
+            p.push(now, &Message::Port(port));
         }
         let (addr, direction) = (p.addr, p.direction);
         self.event(Event::PeerConnected {
@@ -252,8 +258,12 @@ impl Torrent {
             Message::Cancel(r) => self.on_cancel(now, key, r),
             Message::Reject(r) => self.on_reject(now, key, r),
             Message::Port(port) => {
-                if let Some(p) = self.peer_mut(key) {
-                    p.dht_port = Some(port).filter(|p| *p != 0);
+                let Some(p) = self.peer_mut(key) else { return };
+                let fresh = port != 0 && p.dht_port != Some(port);
+                p.dht_port = Some(port).filter(|p| *p != 0);
+                if fresh {
+                    let node = SocketAddr::new(p.addr.ip(), port);
+                    self.event(Event::DhtNode { addr: node });
                 }
             }
             Message::AllowedFast { piece } => {

@@ -209,6 +209,12 @@ pub enum Event {
     },
     /// Periodic figures.
     Stats(Stats),
+    /// A peer named the UDP port of its DHT node (BEP 5's `port` message):
+    /// a driver running a DHT node may ping it and add it to its table.
+    DhtNode {
+        /// The peer's IP with the port it named.
+        addr: SocketAddr,
+    },
     /// A tracker of the torrent warned or failed. The engine never emits it:
     /// drivers that announce to trackers publish it next to its events.
     Tracker {

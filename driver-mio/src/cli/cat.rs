@@ -85,16 +85,21 @@ fn resolve(span: Option<Span>, len: u64) -> Result<Option<(u64, u64)>, String> {
 
 /// Writes the bytes, then shuts down.
 pub fn run(mut args: Args) -> Result<(), CliError> {
-    let meta = read_source(&args.torrent, &mut args.net)?;
-    let file = choose_file(&meta, args.file)?;
-    let f = &meta.info.files[file];
-    let Some((start, end)) = resolve(args.range, f.length)
-        .map_err(|e| CliError::new(format!("{}: {e}", f.display_path())))?
+    let client = start_client(&args.net.dir, &args.net.net, |_| {})?;
+    let meta = read_source(&args.torrent, &mut args.net, &client)?;
+    let chosen = choose_file(&meta, args.file).and_then(|file| {
+        let f = &meta.info.files[file];
+        let range = resolve(args.range, f.length)
+            .map_err(|e| CliError::new(format!("{}: {e}", f.display_path())))?;
+        Ok((file, range))
+    });
+    let (file, Some((start, end))) = chosen.inspect_err(|_| {
+        let _ = client.clone().shutdown();
+    })?
     else {
-        return Ok(());
+        return client.shutdown().map_err(CliError::from);
     };
     let mut interrupt = Interrupt::install()?;
-    let client = start_client(&args.net.dir, &args.net.net, |_| {})?;
     note_peers(&args.net.net, &client, &meta);
     let add = AddOptions {
         selected: Some(Vec::new()),

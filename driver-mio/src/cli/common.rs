@@ -11,7 +11,7 @@ use sluice_core::magnet::MagnetLink;
 use sluice_core::metainfo::Metainfo;
 use sluice_mio::magnet;
 use sluice_mio::{Client, ClientOptions, Event, TorrentHandle};
-use sluice_std::prepare::fresh_peer_id;
+use sluice_std::dht::DhtOptions;
 
 use super::info::load_torrent;
 use super::progress::Progress;
@@ -31,6 +31,35 @@ pub struct PeerArgs {
         value_parser = parse_addr
     )]
     pub listen: SocketAddr,
+    /// Run no DHT node (the environment variable SLUICE_DHT=off does the
+    /// same).
+    #[arg(long)]
+    pub no_dht: bool,
+    /// Join the DHT through this node instead of the public routers, as
+    /// HOST:PORT (repeatable; runs the DHT even with SLUICE_DHT=off).
+    #[arg(long = "dht-bootstrap", value_name = "ADDR")]
+    pub dht_bootstrap: Vec<String>,
+}
+
+impl PeerArgs {
+    /// The DHT node to run for a client downloading into `dir`, if any: its
+    /// routing table is kept in `<dir>/.sluice/dht.dat`.
+    pub fn dht(&self, dir: &Path) -> Option<DhtOptions> {
+        let off = std::env::var("SLUICE_DHT").is_ok_and(|v| v.eq_ignore_ascii_case("off"));
+        if self.no_dht || (off && self.dht_bootstrap.is_empty()) {
+            return None;
+        }
+        let mut opts = if self.dht_bootstrap.is_empty() {
+            DhtOptions::public()
+        } else {
+            DhtOptions {
+                bootstrap: self.dht_bootstrap.clone(),
+                ..DhtOptions::public()
+            }
+        };
+        opts.state_file = Some(dir.join(".sluice").join("dht.dat"));
+        Some(opts)
+    }
 }
 
 /// `-o DIR` with `--peer` and `--listen`: what every downloading command takes.
@@ -78,32 +107,47 @@ pub fn read_torrent(source: &str) -> Result<Metainfo, CliError> {
 
 /// Reads the torrent named on the command line, a .torrent file or a magnet
 /// link. A magnet link's metadata comes from the cache in the download
-/// folder, or from its peers (`x.pe`) and `--peer`, which are then also the
-/// download's peers.
-pub fn read_source(source: &str, args: &mut NetArgs) -> Result<Metainfo, CliError> {
-    if !is_magnet(source) {
-        return load_torrent(source);
+/// folder, or from its peers (`x.pe`), `--peer` and the DHT; the peers named
+/// are then also the download's peers. On an error the client is shut down.
+pub fn read_source(
+    source: &str,
+    args: &mut NetArgs,
+    client: &Client,
+) -> Result<Metainfo, CliError> {
+    let result = if is_magnet(source) {
+        fetch_magnet(source, args, client)
+    } else {
+        load_torrent(source)
+    };
+    if result.is_err() {
+        let _ = client.clone().shutdown();
     }
+    result
+}
+
+fn fetch_magnet(source: &str, args: &mut NetArgs, client: &Client) -> Result<Metainfo, CliError> {
     let link = MagnetLink::parse(source).map_err(|e| CliError::new(format!("{source}: {e}")))?;
     let peers = magnet::link_peers(&link, &args.net.peers);
     let cache = magnet::cache_path(&args.dir, &link.info_hash);
+    let dht = client.dht_status().is_some();
     if !cache.exists() {
-        if peers.is_empty() {
+        if peers.is_empty() && !dht {
             return Err(CliError::new(format!(
-                "magnet link {}: it names no peer (x.pe) to fetch the metadata from, and \
-                 sluice does not use trackers or the DHT for that yet: add --peer ADDR",
+                "magnet link {}: it names no peer (x.pe) to fetch the metadata from and the \
+                 DHT is off: add --peer ADDR or --dht-bootstrap ADDR",
                 link.info_hash
             )));
         }
         let n = peers.len();
         eprintln!(
-            "fetching metadata from {n} peer{}…",
-            if n == 1 { "" } else { "s" }
+            "fetching metadata from {n} peer{}{}…",
+            if n == 1 { "" } else { "s" },
+            if dht { " and the DHT" } else { "" }
         );
     }
-    let fetched =
-        magnet::fetch_metadata(&link, &peers, &args.dir, fresh_peer_id(), METADATA_TIMEOUT)
-            .map_err(|e| CliError::new(format!("magnet link {}: {e}", link.info_hash)))?;
+    let fetched = client
+        .fetch_metadata(&link, &peers, METADATA_TIMEOUT)
+        .map_err(|e| CliError::new(format!("magnet link {}: {e}", link.info_hash)))?;
     let meta = fetched.meta;
     let size: u64 = meta.info.files.iter().map(|f| f.length).sum();
     eprintln!(
@@ -130,6 +174,7 @@ pub fn start_client(
     std::fs::create_dir_all(dir).map_err(|e| CliError::new(format!("{}: {e}", dir.display())))?;
     let mut opts = ClientOptions::new(dir);
     opts.listen = net.listen;
+    opts.dht = net.dht(dir);
     tweak(&mut opts);
     Client::start(opts).map_err(|e| {
         CliError::new(format!(
@@ -146,10 +191,11 @@ pub fn note_peers(net: &PeerArgs, client: &Client, meta: &Metainfo) {
         return;
     }
     let trackers = meta.trackers().iter().flatten().count() + client.options().trackers.len();
-    if trackers == 0 {
+    let dht = client.dht_status().is_some() && !meta.info.private;
+    if trackers == 0 && !dht {
         eprintln!(
-            "note: no --peer given and the torrent names no tracker (sluice does not use \
-             the DHT yet): waiting for peers to connect to {}",
+            "note: no --peer given, the torrent names no tracker and the DHT is off: \
+             waiting for peers to connect to {}",
             client.local_addr()
         );
     }

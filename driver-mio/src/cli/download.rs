@@ -33,9 +33,13 @@ pub struct Args {
 /// Downloads, showing progress; returns once every wanted byte is verified
 /// and written (or, with `--seed`, once Ctrl-C is pressed).
 pub fn run(mut args: Args) -> Result<(), CliError> {
-    let meta = read_source(&args.torrent, &mut args.net)?;
+    let client = start_client(&args.net.dir, &args.net.net, |_| {})?;
+    let meta = read_source(&args.torrent, &mut args.net, &client)?;
     if let Some(only) = &args.only {
-        check_files(&meta, only)?;
+        if let Err(e) = check_files(&meta, only) {
+            let _ = client.shutdown();
+            return Err(e);
+        }
     }
     let wanted: u64 = meta
         .info
@@ -46,7 +50,6 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         .map(|(_, f)| f.length)
         .sum();
     let mut interrupt = Interrupt::install()?;
-    let client = start_client(&args.net.dir, &args.net.net, |_| {})?;
     let add = AddOptions {
         selected: args.only.clone(),
         peers: args.net.net.peers.clone(),

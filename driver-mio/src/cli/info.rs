@@ -6,17 +6,49 @@ use serde_json::{json, Value};
 use sluice_core::magnet::MagnetLink;
 use sluice_core::metainfo::{Metainfo, MAX_TORRENT_SIZE};
 
+use super::common::{is_magnet, read_source, start_client, NetArgs};
 use super::{format, CliError};
 
-/// Prints a torrent's or a magnet link's contents, as text or JSON.
-pub fn run(source: &str, json: bool) -> Result<(), CliError> {
-    if source.len() >= 7 && source[..7].eq_ignore_ascii_case("magnet:") {
-        let link = MagnetLink::parse(source)?;
-        print(json, magnet_json(&link), || magnet_text(&link));
-    } else {
-        let meta = load_torrent(source)?;
-        print(json, torrent_json(&meta), || torrent_text(&meta));
+/// `sluice info`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A .torrent file or a magnet URI.
+    torrent: String,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+    /// For a magnet link, show only what the link itself says; fetch nothing.
+    #[arg(long)]
+    link_only: bool,
+    #[command(flatten)]
+    net: NetArgs,
+}
+
+/// Prints a torrent's or a magnet link's contents, as text or JSON. A magnet
+/// link's torrent is fetched (or read from the cache) when there is a way to
+/// find peers: `x.pe`, `--peer` or the DHT; otherwise, and with
+/// `--link-only`, the link itself is shown.
+pub fn run(mut args: Args) -> Result<(), CliError> {
+    let source = args.torrent.clone();
+    if !is_magnet(&source) {
+        let meta = load_torrent(&source)?;
+        print(args.json, torrent_json(&meta), || torrent_text(&meta));
+        return Ok(());
     }
+    let link = MagnetLink::parse(&source)?;
+    let cached = sluice_mio::magnet::cache_path(&args.net.dir, &link.info_hash).exists();
+    let findable = cached
+        || !link.peers.is_empty()
+        || !args.net.net.peers.is_empty()
+        || args.net.net.dht(&args.net.dir).is_some();
+    if args.link_only || !findable {
+        print(args.json, magnet_json(&link), || magnet_text(&link));
+        return Ok(());
+    }
+    let client = start_client(&args.net.dir, &args.net.net, |o| o.resume = false)?;
+    let meta = read_source(&source, &mut args.net, &client)?;
+    client.shutdown()?;
+    print(args.json, torrent_json(&meta), || torrent_text(&meta));
     Ok(())
 }
 

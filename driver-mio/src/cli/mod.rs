@@ -30,14 +30,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Show what a .torrent file or magnet link describes.
-    Info {
-        /// A .torrent file or a magnet URI.
-        torrent: String,
-        /// Print one JSON object instead of text.
-        #[arg(long)]
-        json: bool,
-    },
+    /// Show what a .torrent file or magnet link describes (a magnet link's
+    /// metadata is fetched from its peers and the DHT, or read from the cache).
+    Info(info::Args),
     /// Make a .torrent from a file or a folder.
     Create(create::Args),
     /// Download a torrent (or some of its files) into a folder.
@@ -101,7 +96,7 @@ impl<E: std::error::Error> From<E> for CliError {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Info { torrent, json } => info::run(&torrent, json),
+        Command::Info(args) => info::run(args),
         Command::Create(args) => create::run(args),
         Command::Download(args) => download::run(args),
         Command::Seed(args) => seed::run(args),

@@ -41,11 +41,13 @@ pub struct Args {
 
 /// Serves until Ctrl-C.
 pub fn run(mut args: Args) -> Result<(), CliError> {
-    let meta = read_source(&args.torrent, &mut args.net)?;
-    let file = choose_file(&meta, args.file)?;
-    let mut interrupt = Interrupt::install()?;
     // Unchoked before the player's first request arrives.
     let client = start_client(&args.net.dir, &args.net.net, |o| o.stay_interested = true)?;
+    let meta = read_source(&args.torrent, &mut args.net, &client)?;
+    let file = choose_file(&meta, args.file).inspect_err(|_| {
+        let _ = client.clone().shutdown();
+    })?;
+    let mut interrupt = Interrupt::install()?;
     let add = AddOptions {
         selected: if args.all { None } else { Some(Vec::new()) },
         peers: args.net.net.peers.clone(),

@@ -28,6 +28,11 @@ pub enum Work {
     Disk(InfoHash, DiskDone),
     /// A tracker's name was looked up.
     Resolved(super::Lookup),
+    /// The DHT routers' names were resolved.
+    DhtBootstrap(Vec<std::net::SocketAddr>),
+    /// Send the peers the DHT finds for this info-hash (a magnet link's
+    /// metadata fetch) until the receiver is gone.
+    DhtFind(InfoHash, Sender<Vec<std::net::SocketAddr>>),
     /// Run a new torrent.
     Add(Box<NewTorrent>, Sender<io::Result<()>>),
     /// Stop accepting peers and end the loop once every torrent has stopped.

@@ -13,6 +13,7 @@
 //! full. When too many received bytes wait for the disk, a torrent's sockets
 //! are no longer read (TCP then slows the peers) until the backlog drains.
 
+mod dht;
 mod inbox;
 mod slot;
 mod tracker;
@@ -34,6 +35,8 @@ use sluice_std::command::Command;
 use sluice_std::disk::{DiskDone, DiskPool};
 use sluice_std::resume::ResumeSaver;
 
+use dht::Dht;
+pub use dht::DhtSetup;
 pub use inbox::{Inbox, NewTorrent, Sink, Work};
 use slot::Slot;
 use tracker::Trackers;
@@ -81,6 +84,8 @@ pub struct EventLoop {
     conns: Slab<Conn>,
     torrents: BTreeMap<InfoHash, Slot>,
     trackers: Trackers,
+    /// The DHT node, when the client runs one.
+    dht: Option<Dht>,
     start: Instant,
     connect_timeout: Duration,
     exiting: bool,
@@ -94,10 +99,15 @@ impl EventLoop {
         start: Instant,
         connect_timeout: Duration,
         trackers: TrackerSetup,
+        dht: Option<DhtSetup>,
     ) -> io::Result<EventLoop> {
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let trackers = Trackers::new(trackers, poll.registry());
+        let now = Time::from_duration(start.elapsed());
+        let dht = dht
+            .map(|d| Dht::start(d, poll.registry(), &inbox, now))
+            .transpose()?;
         Ok(EventLoop {
             poll,
             listener,
@@ -105,6 +115,7 @@ impl EventLoop {
             conns: Slab::new(),
             torrents: BTreeMap::new(),
             trackers,
+            dht,
             start,
             connect_timeout,
             exiting: false,
@@ -130,6 +141,7 @@ impl EventLoop {
                     WAKER => {}
                     LISTENER => self.accept(),
                     tracker::UDP => self.udp_readable(),
+                    dht::DHT_UDP => self.dht_readable(),
                     token if tracker::is_http(token) => self.http_event(token),
                     token => self.socket_event(token, ev.is_readable(), ev.is_writable()),
                 }
@@ -137,6 +149,7 @@ impl EventLoop {
             self.take_inbox();
             self.expire();
             if self.exiting && self.torrents.is_empty() && self.trackers.is_idle() {
+                self.dht_save();
                 return;
             }
         }
@@ -161,6 +174,9 @@ impl EventLoop {
             };
             wait = wait.min(deadline.saturating_duration_since(instant));
         }
+        if let Some(dht) = &self.dht {
+            wait = wait.min(dht.next_timeout().saturating_since(now));
+        }
         self.trackers.next_wait(now, wait)
     }
 
@@ -172,6 +188,8 @@ impl EventLoop {
                 Work::Command(ih, cmd) => self.command(ih, cmd),
                 Work::Disk(ih, done) => self.disk_done(ih, done),
                 Work::Resolved(lookup) => self.lookup_done(lookup),
+                Work::DhtBootstrap(nodes) => self.dht_bootstrap(nodes),
+                Work::DhtFind(ih, tx) => self.dht_find(ih, tx),
                 Work::Add(new, reply) => {
                     let r = self.add(*new);
                     let _ = reply.send(r);
@@ -221,6 +239,7 @@ impl EventLoop {
         );
         self.drain(info_hash);
         self.tracker_add(&meta);
+        self.dht_add(&meta);
         Ok(())
     }
 
@@ -268,6 +287,7 @@ impl EventLoop {
                 t.shutdown(now);
                 slot.stopping = Some((remove, reply));
                 self.tracker_stop(ih);
+                self.dht_remove(ih);
             }
         }
         self.drain(ih);
@@ -605,6 +625,7 @@ impl EventLoop {
             }
         }
         self.tracker_expire();
+        self.dht_expire();
         let ids: Vec<InfoHash> = self.torrents.keys().copied().collect();
         for ih in ids {
             let now = self.now();
@@ -649,6 +670,7 @@ impl EventLoop {
                     }
                     slot.disk.submit(job);
                 }
+                Output::Event(Event::DhtNode { addr }) => self.dht_node(addr),
                 Output::Event(e) => {
                     complete |= e == Event::Complete;
                     slot.publish(e);

@@ -228,6 +228,22 @@ impl DhtNode {
         }
     }
 
+    /// A node that starts from a saved routing table (see
+    /// [`RoutingTable::from_bytes`]): its own id is the table's, and the
+    /// table's settings replace [`Config::routing`]. The saved nodes are asked
+    /// first when it [bootstraps](Self::bootstrap).
+    pub fn with_routing_table(
+        table: RoutingTable,
+        mut config: Config,
+        rng: Rng,
+        now: Time,
+    ) -> DhtNode {
+        config.routing = *table.config();
+        let mut node = DhtNode::new(table.own_id(), config, rng, now);
+        node.table = table;
+        node
+    }
+
     /// Our id.
     pub fn own_id(&self) -> NodeId {
         self.id
@@ -263,6 +279,13 @@ impl DhtNode {
         self.transmits.len()
     }
 
+    /// Replaces [`Config::bootstrap`]: a driver that resolves the routers'
+    /// names after starting the node hands their addresses in here, then
+    /// calls [`bootstrap`](Self::bootstrap).
+    pub fn set_bootstrap(&mut self, nodes: Vec<SocketAddr>) {
+        self.config.bootstrap = nodes;
+    }
+
     /// Joins the network: looks up our own id, asking every
     /// [`Config::bootstrap`] address as well as the routing table.
     pub fn bootstrap(&mut self, now: Time) -> LookupId {
@@ -292,6 +315,18 @@ impl DhtNode {
     /// Looks up the nodes closest to `target`, filling the routing table.
     pub fn find_node(&mut self, now: Time, target: NodeId) -> LookupId {
         self.start(now, target, Kind::FindNode, true, false)
+    }
+
+    /// Pings `addr`, a node heard of outside the DHT (a peer's `port`
+    /// message, a saved node): if it answers it joins the routing table like
+    /// any node that answers. False when the query could not be sent (too
+    /// many outstanding, or a port of 0).
+    pub fn add_node(&mut self, now: Time, addr: SocketAddr) -> bool {
+        if addr.port() == 0 || self.config.read_only {
+            return false;
+        }
+        let q = Query::Ping { id: self.id };
+        self.send_query(now, addr, None, q, Purpose::Ping)
     }
 
     /// The next datagram to send, and where.

@@ -88,6 +88,25 @@ fn ping_is_answered_and_the_sender_enters_the_table() {
 }
 
 #[test]
+fn a_node_added_by_address_joins_the_table_once_it_answers_our_ping() {
+    let mut n = node(Config::default());
+    let addr = sa("203.0.113.9:6881");
+    assert!(n.add_node(Time::ZERO, addr));
+    assert!(!n.add_node(Time::ZERO, sa("203.0.113.9:0")));
+    let (to, bytes) = n.poll_transmit().expect("a ping");
+    assert_eq!(to, addr);
+    let ping = Message::decode(&bytes).unwrap();
+    assert!(matches!(ping.body, Body::Query(Query::Ping { .. })));
+    assert_eq!(n.routing_table().len(), 0, "not before it answers");
+    let reply = Message::response(ping.transaction, Response::new(NodeId([5; 20])));
+    // From another port: not the node we asked.
+    n.handle_datagram(Time::ZERO, sa("203.0.113.9:6882"), &reply.to_bytes());
+    assert_eq!(n.routing_table().len(), 0);
+    n.handle_datagram(Time::ZERO, addr, &reply.to_bytes());
+    assert_eq!(n.routing_table().len(), 1);
+}
+
+#[test]
 fn find_node_returns_known_nodes_but_not_the_asker() {
     let mut n = node(Config::default());
     for i in 1..=12u8 {

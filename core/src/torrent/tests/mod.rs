@@ -299,6 +299,7 @@ impl Remote {
     }
 }
 
+mod dht_port;
 mod invariants;
 mod metadata;
 mod pex;
