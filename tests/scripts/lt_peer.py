@@ -5,6 +5,12 @@ usage: lt_peer.py seed|leech TORRENT SAVE_PATH [options]
 
   --peer HOST:PORT     connect to this peer (repeatable; retried while not connected)
   --upload-limit N     upload at most N bytes/s (applied to loopback peers too)
+  --download-limit N   download at most N bytes/s (applied to loopback peers too)
+  --ip IP              listen on, and connect from, this loopback address
+                       (default 127.0.0.1; any of 127.0.0.0/8 works on Linux)
+  --no-pex             neither send nor heed peer exchange for the torrent
+  --report-peers       also print each established connection and its payload
+                       counters (the `connected` and `peer_stats` lines)
   --timeout S          give up (exit 3) after S seconds (default 120)
   --linger S           leech: keep seeding S seconds after completing (default 0)
 
@@ -14,8 +20,10 @@ multi-file torrent's top folder.
 Seed mode checks the data, then seeds until killed. Leech mode downloads from the
 given peers and exits 0 once every piece is verified (after --linger).
 
-DHT, LSD, UPnP, NAT-PMP and uTP are off; the session listens on 127.0.0.1 on a
-free port. Every line on stdout is one event, flushed at once:
+DHT, LSD, UPnP, NAT-PMP and uTP are off; the session listens on 127.0.0.1 (or
+--ip) on a free port. libtorrent's default plugins are on, among them ut_pex
+(peer exchange, BEP 11; see --no-pex) and ut_metadata. Every line on stdout is
+one event, flushed at once:
 
   info_hash HEX
   listening PORT
@@ -23,9 +31,13 @@ free port. Every line on stdout is one event, flushed at once:
   ready                       (seed: every piece verified, seeding)
   progress PIECES/TOTAL BYTES_DOWN BYTES_UP PEERS
   complete                    (leech: every piece verified)
-  peer_connect IP:PORT        (an outgoing connection attempt)
+  peer_connect IP:PORT        (a connection is set up: libtorrent 2.0 says so
+                               for incoming ones too, after incoming_connection)
   incoming_connection IP:PORT
   peer_disconnected IP:PORT REASON
+  connected IP:PORT in|out    (--report-peers: a peer finished the handshake)
+  peer_stats IP:PORT DOWN UP  (--report-peers: payload bytes from and to a
+                               connected peer, when they change, at most 2/s)
   peer_error TEXT
   hash_failed PIECE
   error TEXT                  (then exit 2)
@@ -51,12 +63,22 @@ def parse_args(argv):
         "save_path": argv[3],
         "peers": [],
         "upload_limit": 0,
+        "download_limit": 0,
+        "ip": "127.0.0.1",
+        "report_peers": False,
+        "pex": True,
         "timeout": 120.0,
         "linger": 0.0,
     }
     rest = argv[4:]
     while rest:
         flag = rest.pop(0)
+        if flag == "--report-peers":
+            opts["report_peers"] = True
+            continue
+        if flag == "--no-pex":
+            opts["pex"] = False
+            continue
         if not rest:
             sys.exit("missing value after %s\n%s" % (flag, __doc__))
         value = rest.pop(0)
@@ -65,6 +87,10 @@ def parse_args(argv):
             opts["peers"].append((host, int(port)))
         elif flag == "--upload-limit":
             opts["upload_limit"] = int(value)
+        elif flag == "--download-limit":
+            opts["download_limit"] = int(value)
+        elif flag == "--ip":
+            opts["ip"] = value
         elif flag == "--timeout":
             opts["timeout"] = float(value)
         elif flag == "--linger":
@@ -81,8 +107,8 @@ def make_session(opts):
         settings = lt.default_settings()
     settings.update(
         {
-            "listen_interfaces": "127.0.0.1:0",
-            "outgoing_interfaces": "127.0.0.1",
+            "listen_interfaces": "%s:0" % opts["ip"],
+            "outgoing_interfaces": opts["ip"],
             "enable_dht": False,
             "enable_lsd": False,
             "enable_upnp": False,
@@ -94,6 +120,7 @@ def make_session(opts):
             "allow_multiple_connections_per_ip": True,
             "unchoke_slots_limit": -1,
             "upload_rate_limit": opts["upload_limit"],
+            "download_rate_limit": opts["download_limit"],
             "min_reconnect_time": 1,
             "peer_connect_timeout": 5,
             "alert_mask": lt.alert_category.status
@@ -104,9 +131,9 @@ def make_session(opts):
         }
     )
     ses = lt.session(settings)
-    if opts["upload_limit"] > 0:
+    if opts["upload_limit"] > 0 or opts["download_limit"] > 0:
         # Peers on the local network sit in an unlimited class of their own: put
-        # every address in the global class, so the limit applies on loopback.
+        # every address in the global class, so the limits apply on loopback.
         f = lt.ip_filter()
         f.add_rule("0.0.0.0", "255.255.255.255", 1 << lt.session.global_peer_class_id)
         ses.set_peer_class_filter(f)
@@ -130,6 +157,31 @@ def wait_listening(ses, deadline):
     sys.exit(3)
 
 
+def report_peers(handle, reported, now):
+    """Print the connections that finished their handshake since the last call,
+    and the payload counters of each connected peer when they changed (at most
+    twice a second per peer). `reported` maps an endpoint to its last counters
+    and when they were printed."""
+    current = set()
+    for p in handle.get_peer_info():
+        if p.flags & (lt.peer_info.connecting | lt.peer_info.handshake):
+            continue
+        ep = "%s:%d" % tuple(p.ip)
+        current.add(ep)
+        if ep not in reported:
+            way = "out" if p.flags & lt.peer_info.local_connection else "in"
+            say("connected", ep, way)
+            reported[ep] = (None, 0.0)
+        counters = (p.total_download, p.total_upload)
+        last, at = reported[ep]
+        if counters != last and now - at >= 0.5:
+            reported[ep] = (counters, now)
+            say("peer_stats", ep, *counters)
+    for ep in list(reported):
+        if ep not in current:
+            del reported[ep]
+
+
 def main():
     opts = parse_args(sys.argv)
     deadline = time.monotonic() + opts["timeout"]
@@ -145,6 +197,8 @@ def main():
     atp.ti = ti
     atp.save_path = opts["save_path"]
     atp.flags &= ~(lt.torrent_flags.paused | lt.torrent_flags.auto_managed)
+    if not opts["pex"]:
+        atp.flags |= lt.torrent_flags.disable_pex
     handle = ses.add_torrent(atp)
 
     checked = False
@@ -153,6 +207,7 @@ def main():
     last_progress = None
     last_report = 0.0
     last_connect = 0.0
+    reported = {}
     seed = opts["mode"] == "seed"
 
     while time.monotonic() < deadline:
@@ -187,6 +242,8 @@ def main():
             continue
         st = handle.status()
         now = time.monotonic()
+        if opts["report_peers"]:
+            report_peers(handle, reported, now)
 
         # (Re)connect to the given peers we are not connected to.
         if opts["peers"] and not st.is_seeding and now - last_connect >= 2.0:

@@ -16,11 +16,14 @@
 //! * [`to_leechers`]: a sluice seed serves a libtorrent leecher and an aria2 leecher;
 //! * [`stream`]: a ranged read in the middle of a file from a rate-limited
 //!   libtorrent seed returns long before the file is complete;
-//! * [`swarm`]: a libtorrent seed, a sluice leecher and a libtorrent leecher at once.
+//! * [`swarm`]: a libtorrent seed, a sluice leecher and a libtorrent leecher at once;
+//! * [`pex`]: sluice, told only of a libtorrent leecher, finds a libtorrent seed
+//!   through the leecher's peer exchange (BEP 11) and downloads from it.
 
 pub mod from_aria2;
 pub mod from_libtorrent;
 pub mod from_transmission;
+pub mod pex;
 pub mod stream;
 pub mod swarm;
 pub mod to_leechers;

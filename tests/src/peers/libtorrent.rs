@@ -1,6 +1,6 @@
 //! A libtorrent peer: `tests/scripts/lt_peer.py` run by the Debian python.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
@@ -15,6 +15,18 @@ pub struct LtOptions {
     pub peers: Vec<SocketAddr>,
     /// Upload limit in bytes/s, applied to loopback peers too; 0 for none.
     pub upload_limit: u64,
+    /// Download limit in bytes/s, applied to loopback peers too; 0 for none.
+    /// libtorrent lets the first second or so burst above it.
+    pub download_limit: u64,
+    /// The loopback address it listens on and connects from. Peers on distinct
+    /// addresses (127.0.0.2, 127.0.0.3 …) tell apart who connected to whom.
+    pub ip: Ipv4Addr,
+    /// Peer exchange (BEP 11 `ut_pex`, a default plugin of libtorrent): on by
+    /// default; off, the torrent neither sends nor heeds it.
+    pub pex: bool,
+    /// Print `connected` and `peer_stats` lines, read by
+    /// [`LtPeer::wait_connected`] and [`LtPeer::payload_with`].
+    pub report_peers: bool,
     /// The script gives up (exit 3) after this long.
     pub timeout: Duration,
     /// A leecher keeps seeding this long after completing.
@@ -26,6 +38,10 @@ impl Default for LtOptions {
         LtOptions {
             peers: Vec::new(),
             upload_limit: 0,
+            download_limit: 0,
+            ip: Ipv4Addr::LOCALHOST,
+            pex: true,
+            report_peers: false,
             timeout: Duration::from_secs(150),
             linger: Duration::ZERO,
         }
@@ -82,6 +98,19 @@ impl LtPeer {
         if opts.upload_limit > 0 {
             cmd.arg("--upload-limit").arg(opts.upload_limit.to_string());
         }
+        if opts.download_limit > 0 {
+            cmd.arg("--download-limit")
+                .arg(opts.download_limit.to_string());
+        }
+        if opts.ip != Ipv4Addr::LOCALHOST {
+            cmd.arg("--ip").arg(opts.ip.to_string());
+        }
+        if !opts.pex {
+            cmd.arg("--no-pex");
+        }
+        if opts.report_peers {
+            cmd.arg("--report-peers");
+        }
         for p in &opts.peers {
             cmd.arg("--peer").arg(p.to_string());
         }
@@ -93,7 +122,7 @@ impl LtPeer {
         let mut peer = LtPeer {
             child,
             log,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            addr: SocketAddr::new(IpAddr::V4(opts.ip), 0),
             role,
         };
         let line = peer.wait_line(START_TIMEOUT, "listening PORT", |l| {
@@ -118,7 +147,7 @@ impl LtPeer {
         })
     }
 
-    /// Where it listens (127.0.0.1).
+    /// Where it listens ([`LtOptions::ip`], 127.0.0.1 by default).
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -165,6 +194,41 @@ impl LtPeer {
         );
     }
 
+    /// With [`LtOptions::report_peers`]: wait at most `timeout` for a connection
+    /// with a peer at `ip` to finish its handshake. Returns the peer's endpoint
+    /// as libtorrent sees it and whether the peer connected to libtorrent
+    /// (`true`) or libtorrent to it (`false`); `None` on timeout.
+    pub fn wait_connected(&self, ip: IpAddr, timeout: Duration) -> Option<(SocketAddr, bool)> {
+        let line = self.log.wait_for(timeout, |l| {
+            parse_connected(l).is_some_and(|(addr, _)| addr.ip() == ip)
+        })?;
+        parse_connected(&line)
+    }
+
+    /// With [`LtOptions::report_peers`]: the payload bytes libtorrent has
+    /// received from and sent to peers at `ip` (every connection's last
+    /// `peer_stats` line, summed), as `(down, up)`. The lines come at most twice
+    /// a second, so the figures may lag by that much.
+    pub fn payload_with(&self, ip: IpAddr) -> (u64, u64) {
+        let mut last = std::collections::HashMap::new();
+        for line in self.log.lines() {
+            let mut words = line.split(' ');
+            if words.next() != Some("peer_stats") {
+                continue;
+            }
+            let addr = words.next().and_then(|w| w.parse::<SocketAddr>().ok());
+            let down = words.next().and_then(|w| w.parse::<u64>().ok());
+            let up = words.next().and_then(|w| w.parse::<u64>().ok());
+            if let (Some(addr), Some(down), Some(up)) = (addr, down, up) {
+                if addr.ip() == ip {
+                    last.insert(addr, (down, up));
+                }
+            }
+        }
+        last.values()
+            .fold((0, 0), |(d, u), &(down, up)| (d + down, u + up))
+    }
+
     /// Pieces it reported last (`progress` lines), if any.
     pub fn last_progress(&self) -> Option<String> {
         self.log
@@ -178,6 +242,20 @@ impl LtPeer {
     /// Stop it now.
     pub fn stop(&mut self) {
         self.child.stop();
+    }
+}
+
+/// A `connected IP:PORT in|out` line: the endpoint, and whether it came in.
+fn parse_connected(line: &str) -> Option<(SocketAddr, bool)> {
+    let mut words = line.split(' ');
+    if words.next() != Some("connected") {
+        return None;
+    }
+    let addr = words.next()?.parse().ok()?;
+    match words.next()? {
+        "in" => Some((addr, true)),
+        "out" => Some((addr, false)),
+        _ => None,
     }
 }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sluice_std::core::torrent::{Event, Stats};
+use sluice_std::core::torrent::{Direction, Event, Stats};
 use sluice_std::{ClientOptions, Error, TorrentHandle};
 
 use super::{wait_watching, Describe, WaitEnd};
@@ -109,6 +109,8 @@ struct Recorded {
     last_stats: Option<Stats>,
     /// (time, verified pieces, download rate, upload rate) from each `Stats` event.
     timeline: Vec<(Duration, u32, u64, u64)>,
+    /// (time, address, direction) of each `PeerConnected` event.
+    connected: Vec<(Duration, SocketAddr, Direction)>,
 }
 
 /// Most notable events kept.
@@ -199,6 +201,14 @@ impl SluicePeer {
                         r.hash_failed += 1;
                         Some(format!("{ev:?}"))
                     }
+                    Event::PeerConnected {
+                        addr, direction, ..
+                    } => {
+                        if r.connected.len() < KEEP_EVENTS {
+                            r.connected.push((at, addr, direction));
+                        }
+                        Some(format!("{ev:?}"))
+                    }
                     Event::StreamReady { .. } => None,
                     other => Some(format!("{other:?}")),
                 };
@@ -276,6 +286,34 @@ impl SluicePeer {
             .iter()
             .map(|(t, e)| format!("{:>8.3}s {e}", t.as_secs_f64()))
             .collect()
+    }
+
+    /// Wait at most `timeout` for a connection with `addr` to finish its
+    /// handshake (an earlier one counts too). Returns when it did, counted from
+    /// the start, and who opened it; `None` on timeout.
+    pub fn wait_connected(
+        &self,
+        addr: SocketAddr,
+        timeout: Duration,
+    ) -> Option<(Duration, Direction)> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let found = self
+                .recorded
+                .lock()
+                .unwrap()
+                .connected
+                .iter()
+                .find(|(_, a, _)| *a == addr)
+                .map(|&(at, _, direction)| (at, direction));
+            if found.is_some() {
+                return found;
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Wait at most `timeout` for every piece to be verified; returns how long it
