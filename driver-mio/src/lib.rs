@@ -17,6 +17,7 @@ pub mod hash;
 pub mod http;
 pub mod magnet;
 
+pub use sluice_std::dht;
 pub use sluice_std::{
     AddOptions, ClientOptions, Error, Event, FileInfo, FileReader, PeerInfo, Priority, Stats,
     StorageChoice, TorrentHandle,

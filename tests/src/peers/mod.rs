@@ -7,6 +7,8 @@
 //! `let Some(seed) = LtPeer::seed(..) else { return };`.
 //!
 //! * [`LtPeer`]: libtorrent through `tests/scripts/lt_peer.py`, as a seed or a leecher;
+//! * [`LtDht`]: a few libtorrent sessions forming a DHT on loopback
+//!   (`tests/scripts/lt_dht.py`), one of which may seed or leech;
 //! * [`TransmissionSeed`]: `transmission-cli` seeding a torrent;
 //! * [`Aria2`]: `aria2c` as a seed or a leecher, and [`Tracker`] (`opentracker`), the
 //!   only way aria2 learns about peers;
@@ -22,6 +24,7 @@ mod aria2;
 pub mod data;
 mod libtorrent;
 mod log;
+mod lt_dht;
 mod net;
 mod sluice_peer;
 mod tracker;
@@ -30,6 +33,7 @@ mod transmission;
 pub use aria2::Aria2;
 pub use libtorrent::{LtOptions, LtPeer};
 pub use log::ProcLog;
+pub use lt_dht::{LtDht, LtDhtOptions};
 pub use net::{free_port, probe_pieces, running, wait_for_port, wait_until_seeding};
 pub use sluice_peer::{bounded, Driver, SluiceClient, SluicePeer};
 pub use tracker::Tracker;
