@@ -27,6 +27,8 @@ struct Inner {
     torrents: Mutex<BTreeMap<InfoHash, TorrentHandle>>,
     start: Instant,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Why LSD was asked for but does not run.
+    lsd_error: Option<String>,
 }
 
 /// A BitTorrent client whose torrents all run on one event loop.
@@ -52,7 +54,10 @@ impl Client {
     /// Binds the listen address (and a UDP socket on its IP for UDP
     /// trackers) and starts the event loop. Every torrent announces to its
     /// trackers and [`ClientOptions::trackers`]; their warnings and errors
-    /// come as [`Event::Tracker`](crate::Event::Tracker).
+    /// come as [`Event::Tracker`](crate::Event::Tracker). With
+    /// [`ClientOptions::lsd`], non-private torrents are also announced on the
+    /// local network (if its socket cannot be opened the client runs without
+    /// it: see [`lsd_error`](Client::lsd_error)).
     pub fn start(opts: ClientOptions) -> Result<Client, Error> {
         let std_listener = std::net::TcpListener::bind(opts.listen)?;
         std_listener.set_nonblocking(true)?;
@@ -75,6 +80,11 @@ impl Client {
             udp,
             config: AnnouncerConfig::default(),
         };
+        let (lsd, lsd_error) = match opts.lsd.as_ref().map(sluice_std::lsd::open_socket) {
+            None => (None, None),
+            Some(Ok(sock)) => (Some(sock), None),
+            Some(Err(e)) => (None, Some(e.to_string())),
+        };
         let event_loop = EventLoop::new(
             poll,
             listener,
@@ -82,6 +92,7 @@ impl Client {
             start,
             opts.connect_timeout,
             trackers,
+            lsd,
         )?;
         let thread = thread::Builder::new()
             .name("sluice-loop".into())
@@ -95,6 +106,7 @@ impl Client {
                 torrents: Mutex::new(BTreeMap::new()),
                 start,
                 thread: Mutex::new(Some(thread)),
+                lsd_error,
             }),
         })
     }
@@ -112,6 +124,13 @@ impl Client {
     /// The options the client was started with.
     pub fn options(&self) -> &ClientOptions {
         &self.inner.opts
+    }
+
+    /// Why Local Service Discovery, asked for in [`ClientOptions::lsd`],
+    /// does not run (its socket could not be opened); `None` when it runs or
+    /// was not asked for.
+    pub fn lsd_error(&self) -> Option<&str> {
+        self.inner.lsd_error.as_deref()
     }
 
     /// Adds a torrent from a `.torrent` file.

@@ -18,8 +18,8 @@ pub mod http;
 pub mod magnet;
 
 pub use sluice_std::{
-    AddOptions, ClientOptions, Error, Event, FileInfo, FileReader, PeerInfo, Priority, Stats,
-    StorageChoice, TorrentHandle,
+    AddOptions, ClientOptions, Error, Event, FileInfo, FileReader, LsdOptions, PeerInfo, Priority,
+    Stats, StorageChoice, TorrentHandle,
 };
 
 pub use client::Client;

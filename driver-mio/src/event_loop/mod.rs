@@ -14,6 +14,7 @@
 //! are no longer read (TCP then slows the peers) until the backlog drains.
 
 mod inbox;
+mod lsd;
 mod slot;
 mod tracker;
 
@@ -35,6 +36,7 @@ use sluice_std::disk::{DiskDone, DiskPool};
 use sluice_std::resume::ResumeSaver;
 
 pub use inbox::{Inbox, NewTorrent, Sink, Work};
+use lsd::Discovery;
 use slot::Slot;
 use tracker::Trackers;
 pub use tracker::{Lookup, TrackerSetup};
@@ -81,6 +83,7 @@ pub struct EventLoop {
     conns: Slab<Conn>,
     torrents: BTreeMap<InfoHash, Slot>,
     trackers: Trackers,
+    lsd: Discovery,
     start: Instant,
     connect_timeout: Duration,
     exiting: bool,
@@ -94,9 +97,11 @@ impl EventLoop {
         start: Instant,
         connect_timeout: Duration,
         trackers: TrackerSetup,
+        lsd: Option<std::net::UdpSocket>,
     ) -> io::Result<EventLoop> {
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let lsd = Discovery::new(lsd, trackers.port, poll.registry());
         let trackers = Trackers::new(trackers, poll.registry());
         Ok(EventLoop {
             poll,
@@ -105,6 +110,7 @@ impl EventLoop {
             conns: Slab::new(),
             torrents: BTreeMap::new(),
             trackers,
+            lsd,
             start,
             connect_timeout,
             exiting: false,
@@ -130,6 +136,7 @@ impl EventLoop {
                     WAKER => {}
                     LISTENER => self.accept(),
                     tracker::UDP => self.udp_readable(),
+                    lsd::SOCKET => self.lsd_readable(),
                     token if tracker::is_http(token) => self.http_event(token),
                     token => self.socket_event(token, ev.is_readable(), ev.is_writable()),
                 }
@@ -161,6 +168,7 @@ impl EventLoop {
             };
             wait = wait.min(deadline.saturating_duration_since(instant));
         }
+        let wait = self.lsd.next_wait(now, wait);
         self.trackers.next_wait(now, wait)
     }
 
@@ -221,6 +229,7 @@ impl EventLoop {
         );
         self.drain(info_hash);
         self.tracker_add(&meta);
+        self.lsd_add(&meta);
         Ok(())
     }
 
@@ -268,6 +277,7 @@ impl EventLoop {
                 t.shutdown(now);
                 slot.stopping = Some((remove, reply));
                 self.tracker_stop(ih);
+                self.lsd_remove(ih);
             }
         }
         self.drain(ih);
@@ -605,6 +615,7 @@ impl EventLoop {
             }
         }
         self.tracker_expire();
+        self.lsd_expire();
         let ids: Vec<InfoHash> = self.torrents.keys().copied().collect();
         for ih in ids {
             let now = self.now();
