@@ -12,10 +12,15 @@ use crate::process::{assert_success, run_with_timeout, OutputExt};
 /// Time limit for one `sluice info`/`sluice create` run.
 pub const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A `Command` for the `sluice` binary, with `RUST_BACKTRACE=1` so a panic is loud.
+/// A `Command` for the `sluice` binary, with `RUST_BACKTRACE=1` so a panic is
+/// loud, and `SLUICE_LSD=off` so that no test multicasts announces (least of
+/// all off the loopback interface, where a command's default `--listen
+/// 0.0.0.0` would send them). A test of local peer discovery removes that
+/// variable and names the loopback interface.
 pub fn command() -> Command {
     let mut cmd = Command::new(crate::sluice_bin());
     cmd.env("RUST_BACKTRACE", "1");
+    cmd.env("SLUICE_LSD", "off");
     cmd
 }
 
