@@ -7,6 +7,7 @@ usage: lt_peer.py seed|leech TORRENT SAVE_PATH [options]
   --upload-limit N     upload at most N bytes/s (applied to loopback peers too)
   --timeout S          give up (exit 3) after S seconds (default 120)
   --linger S           leech: keep seeding S seconds after completing (default 0)
+  --lsd on|off         Local Service Discovery (BEP 14) on 127.0.0.1 (default off)
 
 SAVE_PATH holds the torrent's data: the parent of the single file, or of the
 multi-file torrent's top folder.
@@ -14,8 +15,10 @@ multi-file torrent's top folder.
 Seed mode checks the data, then seeds until killed. Leech mode downloads from the
 given peers and exits 0 once every piece is verified (after --linger).
 
-DHT, LSD, UPnP, NAT-PMP and uTP are off; the session listens on 127.0.0.1 on a
-free port. Every line on stdout is one event, flushed at once:
+DHT, UPnP, NAT-PMP and uTP are off, and LSD unless asked for; the session
+listens on 127.0.0.1 on a free port (and so announces on loopback only).
+Peers found by LSD are reported like the others (peer_connect,
+incoming_connection). Every line on stdout is one event, flushed at once:
 
   info_hash HEX
   listening PORT
@@ -53,6 +56,7 @@ def parse_args(argv):
         "upload_limit": 0,
         "timeout": 120.0,
         "linger": 0.0,
+        "lsd": False,
     }
     rest = argv[4:]
     while rest:
@@ -69,6 +73,10 @@ def parse_args(argv):
             opts["timeout"] = float(value)
         elif flag == "--linger":
             opts["linger"] = float(value)
+        elif flag == "--lsd":
+            if value not in ("on", "off"):
+                sys.exit("--lsd takes on or off\n%s" % __doc__)
+            opts["lsd"] = value == "on"
         else:
             sys.exit("unknown option %s\n%s" % (flag, __doc__))
     return opts
@@ -84,7 +92,7 @@ def make_session(opts):
             "listen_interfaces": "127.0.0.1:0",
             "outgoing_interfaces": "127.0.0.1",
             "enable_dht": False,
-            "enable_lsd": False,
+            "enable_lsd": opts["lsd"],
             "enable_upnp": False,
             "enable_natpmp": False,
             "enable_outgoing_utp": False,

@@ -19,6 +19,9 @@ pub struct LtOptions {
     pub timeout: Duration,
     /// A leecher keeps seeding this long after completing.
     pub linger: Duration,
+    /// Local Service Discovery (BEP 14) on 127.0.0.1: announce the torrent
+    /// and connect to the peers heard announcing it.
+    pub lsd: bool,
 }
 
 impl Default for LtOptions {
@@ -28,6 +31,7 @@ impl Default for LtOptions {
             upload_limit: 0,
             timeout: Duration::from_secs(150),
             linger: Duration::ZERO,
+            lsd: false,
         }
     }
 }
@@ -81,6 +85,9 @@ impl LtPeer {
             .arg(opts.linger.as_secs_f64().to_string());
         if opts.upload_limit > 0 {
             cmd.arg("--upload-limit").arg(opts.upload_limit.to_string());
+        }
+        if opts.lsd {
+            cmd.args(["--lsd", "on"]);
         }
         for p in &opts.peers {
             cmd.arg("--peer").arg(p.to_string());
