@@ -18,7 +18,9 @@ use sluice_std::dht::DhtStatus;
 use sluice_std::prepare::{fresh_peer_id, prepare, random_u64};
 use sluice_std::{AddOptions, ClientOptions, Error, TorrentHandle};
 
-use crate::event_loop::{DhtSetup, EventLoop, Inbox, NewTorrent, Sink, TrackerSetup, Work, WAKER};
+use crate::event_loop::{
+    DhtSetup, EventLoop, Inbox, NewTorrent, PeerSources, Sink, TrackerSetup, Work, WAKER,
+};
 
 struct Inner {
     opts: ClientOptions,
@@ -30,6 +32,8 @@ struct Inner {
     torrents: Mutex<BTreeMap<InfoHash, TorrentHandle>>,
     start: Instant,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Why LSD was asked for but does not run.
+    lsd_error: Option<String>,
 }
 
 /// A BitTorrent client whose torrents all run on one event loop.
@@ -58,6 +62,10 @@ impl Client {
     /// come as [`Event::Tracker`](crate::Event::Tracker). With
     /// [`ClientOptions::dht`], a UDP socket for the DHT node too (on the
     /// listen port if it is free).
+    /// With
+    /// [`ClientOptions::lsd`], non-private torrents are also announced on the
+    /// local network (if its socket cannot be opened the client runs without
+    /// it: see [`lsd_error`](Client::lsd_error)).
     pub fn start(opts: ClientOptions) -> Result<Client, Error> {
         let std_listener = std::net::TcpListener::bind(opts.listen)?;
         std_listener.set_nonblocking(true)?;
@@ -100,14 +108,22 @@ impl Client {
             udp,
             config: AnnouncerConfig::default(),
         };
+        let (lsd, lsd_error) = match opts.lsd.as_ref().map(sluice_std::lsd::open_socket) {
+            None => (None, None),
+            Some(Ok(sock)) => (Some(sock), None),
+            Some(Err(e)) => (None, Some(e.to_string())),
+        };
         let event_loop = EventLoop::new(
             poll,
             listener,
             inbox.clone(),
             start,
             opts.connect_timeout,
-            trackers,
-            dht_setup,
+            PeerSources {
+                trackers,
+                dht: dht_setup,
+                lsd,
+            },
         )?;
         let thread = thread::Builder::new()
             .name("sluice-loop".into())
@@ -122,6 +138,7 @@ impl Client {
                 torrents: Mutex::new(BTreeMap::new()),
                 start,
                 thread: Mutex::new(Some(thread)),
+                lsd_error,
             }),
         })
     }
@@ -152,6 +169,13 @@ impl Client {
     /// The options the client was started with.
     pub fn options(&self) -> &ClientOptions {
         &self.inner.opts
+    }
+
+    /// Why Local Service Discovery, asked for in [`ClientOptions::lsd`],
+    /// does not run (its socket could not be opened); `None` when it runs or
+    /// was not asked for.
+    pub fn lsd_error(&self) -> Option<&str> {
+        self.inner.lsd_error.as_deref()
     }
 
     /// Adds a torrent from a `.torrent` file.

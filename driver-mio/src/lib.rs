@@ -19,8 +19,8 @@ pub mod magnet;
 
 pub use sluice_std::dht;
 pub use sluice_std::{
-    AddOptions, ClientOptions, Error, Event, FileInfo, FileReader, PeerInfo, Priority, Stats,
-    StorageChoice, TorrentHandle,
+    AddOptions, ClientOptions, Error, Event, FileInfo, FileReader, LsdOptions, PeerInfo, Priority,
+    Stats, StorageChoice, TorrentHandle,
 };
 
 pub use client::Client;

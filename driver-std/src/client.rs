@@ -21,6 +21,7 @@ use sluice_core::{InfoHash, PeerId, Rng, Time};
 
 use crate::error::Error;
 use crate::handle::TorrentHandle;
+use crate::lsd::LsdService;
 use crate::options::ClientOptions;
 use crate::prepare::{fresh_peer_id, prepare, random_u64, Prepared};
 use crate::runner::{Announcing, EngineSink, Msg, Runner, CHANNEL};
@@ -53,6 +54,11 @@ struct ClientInner {
     /// The UDP tracker socket; `None` if it could not be opened (UDP
     /// announces then fail, HTTP ones still work).
     udp: Option<Arc<UdpTrackers>>,
+    /// Local Service Discovery, when asked for and its socket could be
+    /// opened.
+    lsd: Option<Arc<LsdService>>,
+    /// Why LSD was asked for but does not run.
+    lsd_error: Option<String>,
 }
 
 /// A BitTorrent client: one listen address, one download folder, any number of
@@ -79,21 +85,34 @@ impl Client {
     /// Binds the listen address and starts accepting peers. Every torrent
     /// announces to its trackers and [`ClientOptions::trackers`]; their
     /// warnings and errors come as [`Event::Tracker`](crate::Event::Tracker).
+    /// With [`ClientOptions::lsd`], non-private torrents are also announced
+    /// on the local network (if its socket cannot be opened the client runs
+    /// without it: see [`lsd_error`](Client::lsd_error)).
     pub fn start(opts: ClientOptions) -> Result<Client, Error> {
         let listener = TcpListener::bind(opts.listen)?;
         let local_addr = listener.local_addr()?;
         let seed = opts
             .seed
             .map_or_else(random_u64, |s| s ^ 0x7472_6163_6b65_7273);
+        let start = Instant::now();
+        let (lsd, lsd_error) = match &opts.lsd {
+            None => (None, None),
+            Some(o) => match LsdService::start(o, local_addr.port(), start) {
+                Ok(service) => (Some(service), None),
+                Err(e) => (None, Some(e.to_string())),
+            },
+        };
         let inner = Arc::new(ClientInner {
             rng: Mutex::new(Rng::new(seed)),
             udp: UdpTrackers::start(local_addr.ip()).ok(),
+            lsd,
+            lsd_error,
             peer_id: fresh_peer_id(),
             local_addr,
             torrents: Mutex::new(BTreeMap::new()),
             senders: Mutex::new(BTreeMap::new()),
             stopping: AtomicBool::new(false),
-            start: Instant::now(),
+            start,
             opts,
         });
         let acceptor = inner.clone();
@@ -118,6 +137,13 @@ impl Client {
         &self.inner.opts
     }
 
+    /// Why Local Service Discovery, asked for in [`ClientOptions::lsd`],
+    /// does not run (its socket could not be opened); `None` when it runs or
+    /// was not asked for.
+    pub fn lsd_error(&self) -> Option<&str> {
+        self.inner.lsd_error.as_deref()
+    }
+
     /// Adds a torrent from a `.torrent` file.
     pub fn add_torrent_file(&self, path: impl AsRef<Path>) -> Result<TorrentHandle, Error> {
         let path = path.as_ref();
@@ -136,6 +162,7 @@ impl Client {
     pub fn add_torrent(&self, meta: Metainfo, add: AddOptions) -> Result<TorrentHandle, Error> {
         let opts = &self.inner.opts;
         let info_hash = meta.info_hash;
+        let private = meta.info.private;
         if self
             .inner
             .torrents
@@ -194,7 +221,7 @@ impl Client {
             .spawn(move || runner.run())?;
         let handle = TorrentHandle::from_parts(
             Arc::new(EngineSink(tx.clone())),
-            shared,
+            shared.clone(),
             storage,
             meta,
             opts.download_dir.clone(),
@@ -209,7 +236,10 @@ impl Client {
             .senders
             .lock()
             .map_err(|_| poisoned())?
-            .insert(info_hash, tx);
+            .insert(info_hash, tx.clone());
+        if let Some(lsd) = &self.inner.lsd {
+            lsd.add(info_hash, private, tx, shared);
+        }
         Ok(handle)
     }
 
@@ -236,6 +266,9 @@ impl Client {
             .lock()
             .map_err(|_| poisoned())?
             .remove(info_hash);
+        if let Some(lsd) = &self.inner.lsd {
+            lsd.remove(info_hash);
+        }
         match (handle, remove) {
             (Some(h), Some(keep)) => h.remove(keep),
             (Some(h), None) => h.stop(),

@@ -1,4 +1,4 @@
-//! sluice-std: the blocking driver for [`sluice_core`], built on `std` alone.
+//! sluice-std: the blocking driver for [`sluice_core`], built on `std` (and `socket2`).
 //!
 //! It runs the core's sans-IO torrent engine on real sockets and files with a
 //! thread per job: one engine thread per torrent owns the state machine; every
@@ -18,12 +18,16 @@
 //! * [`storage::Storage`]: the backend trait, with a file backend (the default)
 //!   and a memory backend.
 //!
-//! Every torrent announces to its HTTP and UDP trackers (see [`tracker`]).
+//! Every torrent announces to its HTTP and UDP trackers (see [`tracker`]),
+//! and, with [`ClientOptions::lsd`], on the local network (see [`lsd`]).
 //!
 //! The program-facing types are shared with the event-loop driver
 //! (sluice-mio), which reuses the building blocks in [`command`], [`disk`],
-//! [`status`], [`startup`], [`resume`], [`storage`] and [`tracker`] and differs only in how
-//! it runs the engine.
+//! [`status`], [`startup`], [`resume`], [`storage`], [`tracker`] and [`lsd`] and
+//! differs only in how it runs the engine.
+//!
+//! Its one dependency besides the core is `socket2`, for what the LSD socket
+//! needs and std cannot set (a shared port, the multicast interface).
 //!
 //! Downloading a torrent from a known peer and reading its first file:
 //!
@@ -52,6 +56,7 @@ pub mod dht;
 pub mod disk;
 mod error;
 mod handle;
+pub mod lsd;
 mod net;
 mod options;
 pub mod prepare;
@@ -66,7 +71,7 @@ pub mod tracker;
 pub use client::{AddOptions, Client};
 pub use error::Error;
 pub use handle::{FileInfo, TorrentHandle};
-pub use options::{ClientOptions, StorageChoice, StorageFactory};
+pub use options::{ClientOptions, LsdOptions, StorageChoice, StorageFactory};
 pub use reader::FileReader;
 pub use sluice_core as core;
 pub use sluice_core::picker::Priority;

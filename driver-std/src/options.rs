@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,6 +86,10 @@ pub struct ClientOptions {
     /// public DHT unless it asks: [`DhtOptions::public`](crate::dht::DhtOptions::public)
     /// joins through the well-known routers.
     pub dht: Option<crate::dht::DhtOptions>,
+    /// Local Service Discovery (BEP 14): announce every non-private torrent
+    /// on the local network by multicast and take the peers that announce
+    /// the same torrents. `None` (the default) sends and hears nothing.
+    pub lsd: Option<LsdOptions>,
 }
 
 impl ClientOptions {
@@ -106,6 +110,67 @@ impl ClientOptions {
             seed: None,
             stay_interested: false,
             dht: None,
+            lsd: None,
         }
+    }
+}
+
+/// Where and how Local Service Discovery (BEP 14) runs: the client joins the
+/// multicast group `239.192.152.143:6771` on one IPv4 interface, announces
+/// its torrents there (each every 5 minutes, at most one datagram a minute)
+/// and connects to the peers it hears announcing the same torrents. Private
+/// torrents (BEP 27) are never announced and never matched.
+///
+/// The UDP port 6771 is shared with every other client on the machine
+/// (`SO_REUSEADDR`, and `SO_REUSEPORT` where it exists), and announces are
+/// looped back, so several clients on one machine find each other; each one
+/// recognises its own announces by their cookie.
+///
+/// ```no_run
+/// use sluice_std::{Client, ClientOptions, LsdOptions};
+///
+/// // Two clients on this machine that meet with no peer given: LSD on the
+/// // loopback interface.
+/// let mut opts = ClientOptions::new("downloads");
+/// opts.listen = "127.0.0.1:0".parse().unwrap();
+/// opts.lsd = Some(LsdOptions::new("127.0.0.1".parse().unwrap()));
+/// let client = Client::start(opts)?;
+/// assert_eq!(client.lsd_error(), None);
+/// let torrent = client.add_torrent_file("example.torrent")?;
+/// torrent.wait_complete(None)?;
+/// # Ok::<(), sluice_std::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LsdOptions {
+    /// The address of the interface to announce on and to join the group
+    /// on; `0.0.0.0` lets the system choose (the interface of its default
+    /// route). It should be one the listen address can be reached at: peers
+    /// connect to the announce's source address.
+    pub interface: Ipv4Addr,
+    /// How many routers an announce may cross (`IP_MULTICAST_TTL`); 1, the
+    /// default, keeps it on the local link.
+    pub ttl: u32,
+}
+
+impl LsdOptions {
+    /// Announces on `interface` with a TTL of 1.
+    ///
+    /// ```
+    /// use std::net::Ipv4Addr;
+    /// use sluice_std::LsdOptions;
+    ///
+    /// let lsd = LsdOptions::new(Ipv4Addr::LOCALHOST);
+    /// assert_eq!(lsd.ttl, 1);
+    /// assert_eq!(LsdOptions::default().interface, Ipv4Addr::UNSPECIFIED);
+    /// ```
+    pub fn new(interface: Ipv4Addr) -> LsdOptions {
+        LsdOptions { interface, ttl: 1 }
+    }
+}
+
+impl Default for LsdOptions {
+    /// On the interface the system chooses.
+    fn default() -> LsdOptions {
+        LsdOptions::new(Ipv4Addr::UNSPECIFIED)
     }
 }

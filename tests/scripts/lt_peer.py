@@ -13,6 +13,7 @@ usage: lt_peer.py seed|leech TORRENT SAVE_PATH [options]
                        counters (the `connected` and `peer_stats` lines)
   --timeout S          give up (exit 3) after S seconds (default 120)
   --linger S           leech: keep seeding S seconds after completing (default 0)
+  --lsd on|off         Local Service Discovery (BEP 14) on 127.0.0.1 (default off)
 
 SAVE_PATH holds the torrent's data: the parent of the single file, or of the
 multi-file torrent's top folder.
@@ -20,10 +21,12 @@ multi-file torrent's top folder.
 Seed mode checks the data, then seeds until killed. Leech mode downloads from the
 given peers and exits 0 once every piece is verified (after --linger).
 
-DHT, LSD, UPnP, NAT-PMP and uTP are off; the session listens on 127.0.0.1 (or
---ip) on a free port. libtorrent's default plugins are on, among them ut_pex
-(peer exchange, BEP 11; see --no-pex) and ut_metadata. Every line on stdout is
-one event, flushed at once:
+DHT, UPnP, NAT-PMP and uTP are off, and LSD unless asked for; the session
+listens on 127.0.0.1 (or --ip) on a free port (and so announces on loopback
+only). libtorrent's default plugins are on, among them ut_pex (peer exchange,
+BEP 11; see --no-pex) and ut_metadata. Peers found by LSD are reported like the
+others (peer_connect, incoming_connection). Every line on stdout is one event,
+flushed at once:
 
   info_hash HEX
   listening PORT
@@ -69,6 +72,7 @@ def parse_args(argv):
         "pex": True,
         "timeout": 120.0,
         "linger": 0.0,
+        "lsd": False,
     }
     rest = argv[4:]
     while rest:
@@ -95,6 +99,10 @@ def parse_args(argv):
             opts["timeout"] = float(value)
         elif flag == "--linger":
             opts["linger"] = float(value)
+        elif flag == "--lsd":
+            if value not in ("on", "off"):
+                sys.exit("--lsd takes on or off\n%s" % __doc__)
+            opts["lsd"] = value == "on"
         else:
             sys.exit("unknown option %s\n%s" % (flag, __doc__))
     return opts
@@ -110,7 +118,7 @@ def make_session(opts):
             "listen_interfaces": "%s:0" % opts["ip"],
             "outgoing_interfaces": opts["ip"],
             "enable_dht": False,
-            "enable_lsd": False,
+            "enable_lsd": opts["lsd"],
             "enable_upnp": False,
             "enable_natpmp": False,
             "enable_outgoing_utp": False,

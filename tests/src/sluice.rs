@@ -13,11 +13,17 @@ use crate::process::{assert_success, run_with_timeout, OutputExt};
 pub const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A `Command` for the `sluice` binary, with `RUST_BACKTRACE=1` so a panic is
-/// loud, and the DHT off (`SLUICE_DHT=off`) so no test joins the public DHT;
-/// a test that wants the DHT names its bootstrap node with `--dht-bootstrap`.
+/// loud, the DHT off (`SLUICE_DHT=off`) so that no test joins the public DHT
+/// (a test of the DHT names its bootstrap node with `--dht-bootstrap`), and
+/// `SLUICE_LSD=off` so that no test multicasts announces (least of all off
+/// the loopback interface, where a command's default `--listen 0.0.0.0` would
+/// send them). A test of local peer discovery removes that variable and names
+/// the loopback interface.
 pub fn command() -> Command {
     let mut cmd = Command::new(crate::sluice_bin());
-    cmd.env("RUST_BACKTRACE", "1").env("SLUICE_DHT", "off");
+    cmd.env("RUST_BACKTRACE", "1");
+    cmd.env("SLUICE_DHT", "off");
+    cmd.env("SLUICE_LSD", "off");
     cmd
 }
 

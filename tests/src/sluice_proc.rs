@@ -30,7 +30,18 @@ impl SluiceProc {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        SluiceProc::spawn_with(name, args, |_| {})
+    }
+
+    /// Like [`spawn`](Self::spawn), with the command adjusted by `tune`
+    /// first (its environment, say).
+    pub fn spawn_with<I, S>(name: &str, args: I, tune: impl FnOnce(&mut Command)) -> SluiceProc
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
         let mut cmd = crate::sluice::command();
+        tune(&mut cmd);
         cmd.args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

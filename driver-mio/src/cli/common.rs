@@ -2,7 +2,7 @@
 //! starting the client, loading the torrent, choosing a file.
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
@@ -10,14 +10,19 @@ use std::time::Duration;
 use sluice_core::magnet::MagnetLink;
 use sluice_core::metainfo::Metainfo;
 use sluice_mio::magnet;
-use sluice_mio::{Client, ClientOptions, Event, TorrentHandle};
+use sluice_mio::{Client, ClientOptions, Event, LsdOptions, TorrentHandle};
 use sluice_std::dht::DhtOptions;
 
 use super::info::load_torrent;
 use super::progress::Progress;
 use super::{format, CliError};
 
-/// `--peer` and `--listen`.
+/// The environment variable that switches local peer discovery off when set
+/// to `off` (or `0`, `no`, `false`), as `--no-lsd` does: for test harnesses
+/// and scripts that start many commands.
+pub const LSD_ENV: &str = "SLUICE_LSD";
+
+/// `--peer`, `--listen`, `--no-lsd` and `--lsd-interface`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PeerArgs {
     /// A peer to connect to, as IP:PORT or HOST:PORT (repeatable).
@@ -31,21 +36,34 @@ pub struct PeerArgs {
         value_parser = parse_addr
     )]
     pub listen: SocketAddr,
-    /// Run no DHT node (the environment variable SLUICE_DHT=off does the
-    /// same).
+    /// Run no DHT node. Otherwise the torrent (unless private) is looked up
+    /// and announced in the Mainline DHT (BEP 5), joined through the public
+    /// routers; the routing table is kept in DIR/.sluice/dht.dat. Setting
+    /// SLUICE_DHT=off in the environment does the same.
     #[arg(long)]
     pub no_dht: bool,
     /// Join the DHT through this node instead of the public routers, as
     /// HOST:PORT (repeatable; runs the DHT even with SLUICE_DHT=off).
     #[arg(long = "dht-bootstrap", value_name = "ADDR")]
     pub dht_bootstrap: Vec<String>,
+    /// Do not look for peers on the local network. Local peer discovery
+    /// (BEP 14) announces the torrent (unless private) by multicast to
+    /// 239.192.152.143:6771 and connects to the peers announcing it. Setting
+    /// SLUICE_LSD=off in the environment does the same.
+    #[arg(long, conflicts_with = "lsd_interface")]
+    pub no_lsd: bool,
+    /// The IPv4 address of the network interface to look for local peers on
+    /// [default: the --listen address if it is one IPv4 address, else the
+    /// system's choice].
+    #[arg(long, value_name = "ADDR")]
+    pub lsd_interface: Option<Ipv4Addr>,
 }
 
 impl PeerArgs {
     /// The DHT node to run for a client downloading into `dir`, if any: its
     /// routing table is kept in `<dir>/.sluice/dht.dat`.
     pub fn dht(&self, dir: &Path) -> Option<DhtOptions> {
-        let off = std::env::var("SLUICE_DHT").is_ok_and(|v| v.eq_ignore_ascii_case("off"));
+        let off = is_off(std::env::var("SLUICE_DHT").ok().as_deref());
         if self.no_dht || (off && self.dht_bootstrap.is_empty()) {
             return None;
         }
@@ -60,6 +78,34 @@ impl PeerArgs {
         opts.state_file = Some(dir.join(".sluice").join("dht.dat"));
         Some(opts)
     }
+
+    /// The LSD options these arguments (and [`LSD_ENV`]) ask for; `None`
+    /// when switched off.
+    pub fn lsd(&self) -> Option<LsdOptions> {
+        self.lsd_with_env(std::env::var(LSD_ENV).ok().as_deref())
+    }
+
+    /// [`lsd`](Self::lsd) with the environment variable's value given.
+    fn lsd_with_env(&self, env: Option<&str>) -> Option<LsdOptions> {
+        if self.no_lsd || is_off(env) {
+            return None;
+        }
+        let interface = self.lsd_interface.unwrap_or(match self.listen.ip() {
+            IpAddr::V4(ip) => ip,
+            IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+        });
+        Some(LsdOptions::new(interface))
+    }
+}
+
+/// Whether an environment switch's value says off (`off`, `0`, `no`,
+/// `false`).
+fn is_off(value: Option<&str>) -> bool {
+    value.is_some_and(|v| {
+        ["off", "0", "no", "false"]
+            .iter()
+            .any(|off| v.trim().eq_ignore_ascii_case(off))
+    })
 }
 
 /// `-o DIR` with `--peer` and `--listen`: what every downloading command takes.
@@ -164,8 +210,9 @@ fn fetch_magnet(source: &str, args: &mut NetArgs, client: &Client) -> Result<Met
     Ok(meta)
 }
 
-/// Starts a client downloading into `dir` (created if missing), listening as
-/// asked; `tweak` adjusts the options first.
+/// Starts a client downloading into `dir` (created if missing), listening
+/// and looking for local peers as asked; `tweak` adjusts the options first.
+/// Local peer discovery that cannot start is a note on stderr, not an error.
 pub fn start_client(
     dir: &Path,
     net: &PeerArgs,
@@ -175,13 +222,23 @@ pub fn start_client(
     let mut opts = ClientOptions::new(dir);
     opts.listen = net.listen;
     opts.dht = net.dht(dir);
+    opts.lsd = net.lsd();
     tweak(&mut opts);
-    Client::start(opts).map_err(|e| {
+    let client = Client::start(opts).map_err(|e| {
         CliError::new(format!(
             "cannot listen for peers on {}: {e} (choose another address with --listen)",
             net.listen
         ))
-    })
+    })?;
+    if let Some(e) = client.lsd_error() {
+        eprintln!("note: no local peer discovery: {e} (--no-lsd hides this note)");
+    }
+    Ok(client)
+}
+
+/// Whether the client looks for peers of `meta` on the local network.
+fn finds_local_peers(client: &Client, meta: &Metainfo) -> bool {
+    client.options().lsd.is_some() && client.lsd_error().is_none() && !meta.info.private
 }
 
 /// Says where peers can come from when none is given: the torrent's
@@ -192,7 +249,14 @@ pub fn note_peers(net: &PeerArgs, client: &Client, meta: &Metainfo) {
     }
     let trackers = meta.trackers().iter().flatten().count() + client.options().trackers.len();
     let dht = client.dht_status().is_some() && !meta.info.private;
-    if trackers == 0 && !dht {
+    if trackers == 0 && finds_local_peers(client, meta) {
+        eprintln!(
+            "note: no --peer given and the torrent names no tracker: looking for peers {}on \
+             the local network, and waiting for peers to connect to {}",
+            if dht { "in the DHT, " } else { "" },
+            client.local_addr()
+        );
+    } else if trackers == 0 && !dht {
         eprintln!(
             "note: no --peer given, the torrent names no tracker and the DHT is off: \
              waiting for peers to connect to {}",
@@ -272,7 +336,52 @@ fn no_such_file(n: usize, meta: &Metainfo) -> CliError {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_addr;
+    use std::net::Ipv4Addr;
+
+    use clap::Parser;
+
+    use super::{parse_addr, PeerArgs};
+
+    #[derive(Parser)]
+    struct Net {
+        #[command(flatten)]
+        net: PeerArgs,
+    }
+
+    fn lsd_interface(args: &[&str], env: Option<&str>) -> Option<Ipv4Addr> {
+        let parsed = Net::try_parse_from(std::iter::once("sluice").chain(args.iter().copied()))
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        parsed.net.lsd_with_env(env).map(|o| o.interface)
+    }
+
+    #[test]
+    fn lsd_is_on_by_default_and_follows_the_listen_address() {
+        let any = Some(Ipv4Addr::UNSPECIFIED);
+        let lo = Some(Ipv4Addr::LOCALHOST);
+        assert_eq!(lsd_interface(&[], None), any);
+        assert_eq!(lsd_interface(&["--listen", "127.0.0.1:0"], None), lo);
+        assert_eq!(lsd_interface(&["--listen", "[::1]:0"], None), any);
+        assert_eq!(
+            lsd_interface(
+                &["--listen", "0.0.0.0:1", "--lsd-interface", "127.0.0.1"],
+                None
+            ),
+            lo
+        );
+        assert_eq!(lsd_interface(&[], Some("on")), any);
+    }
+
+    #[test]
+    fn lsd_switched_off() {
+        assert_eq!(lsd_interface(&["--no-lsd"], None), None);
+        for off in ["off", "OFF", "0", "no", "false", " off "] {
+            assert_eq!(lsd_interface(&[], Some(off)), None, "{off:?}");
+        }
+        assert!(
+            Net::try_parse_from(["sluice", "--no-lsd", "--lsd-interface", "127.0.0.1"]).is_err()
+        );
+        assert!(Net::try_parse_from(["sluice", "--lsd-interface", "::1"]).is_err());
+    }
 
     #[test]
     fn addresses() {

@@ -7,6 +7,10 @@
 //! the middle of the video and for the small files whole, checks every byte
 //! against the source, and shows what was fetched: only the pieces those
 //! requests needed.
+//!
+//! Its clients are given their peers and do not use local peer discovery
+//! ([`ClientOptions::lsd`] stays `None`): the demo sends nothing beyond the
+//! loopback interface.
 
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};

@@ -15,6 +15,7 @@
 
 mod dht;
 mod inbox;
+mod lsd;
 mod slot;
 mod tracker;
 
@@ -38,6 +39,7 @@ use sluice_std::resume::ResumeSaver;
 use dht::Dht;
 pub use dht::DhtSetup;
 pub use inbox::{Inbox, NewTorrent, Sink, Work};
+use lsd::Discovery;
 use slot::Slot;
 use tracker::Trackers;
 pub use tracker::{Lookup, TrackerSetup};
@@ -76,6 +78,17 @@ struct Conn {
     paused: bool,
 }
 
+/// Where the loop finds peers besides those it is given: trackers, the DHT
+/// and the local network, each with the sockets it needs.
+pub struct PeerSources {
+    /// Announces to trackers.
+    pub trackers: TrackerSetup,
+    /// The DHT node, if the client runs one.
+    pub dht: Option<DhtSetup>,
+    /// The LSD socket, if it could be opened.
+    pub lsd: Option<std::net::UdpSocket>,
+}
+
 /// The loop's state.
 pub struct EventLoop {
     poll: Poll,
@@ -86,6 +99,7 @@ pub struct EventLoop {
     trackers: Trackers,
     /// The DHT node, when the client runs one.
     dht: Option<Dht>,
+    lsd: Discovery,
     start: Instant,
     connect_timeout: Duration,
     exiting: bool,
@@ -98,11 +112,12 @@ impl EventLoop {
         inbox: Arc<Inbox>,
         start: Instant,
         connect_timeout: Duration,
-        trackers: TrackerSetup,
-        dht: Option<DhtSetup>,
+        sources: PeerSources,
     ) -> io::Result<EventLoop> {
+        let PeerSources { trackers, dht, lsd } = sources;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let lsd = Discovery::new(lsd, trackers.port, poll.registry());
         let trackers = Trackers::new(trackers, poll.registry());
         let now = Time::from_duration(start.elapsed());
         let dht = dht
@@ -116,6 +131,7 @@ impl EventLoop {
             torrents: BTreeMap::new(),
             trackers,
             dht,
+            lsd,
             start,
             connect_timeout,
             exiting: false,
@@ -142,6 +158,7 @@ impl EventLoop {
                     LISTENER => self.accept(),
                     tracker::UDP => self.udp_readable(),
                     dht::DHT_UDP => self.dht_readable(),
+                    lsd::SOCKET => self.lsd_readable(),
                     token if tracker::is_http(token) => self.http_event(token),
                     token => self.socket_event(token, ev.is_readable(), ev.is_writable()),
                 }
@@ -177,6 +194,7 @@ impl EventLoop {
         if let Some(dht) = &self.dht {
             wait = wait.min(dht.next_timeout().saturating_since(now));
         }
+        let wait = self.lsd.next_wait(now, wait);
         self.trackers.next_wait(now, wait)
     }
 
@@ -240,6 +258,7 @@ impl EventLoop {
         self.drain(info_hash);
         self.tracker_add(&meta);
         self.dht_add(&meta);
+        self.lsd_add(&meta);
         Ok(())
     }
 
@@ -288,6 +307,7 @@ impl EventLoop {
                 slot.stopping = Some((remove, reply));
                 self.tracker_stop(ih);
                 self.dht_remove(ih);
+                self.lsd_remove(ih);
             }
         }
         self.drain(ih);
@@ -626,6 +646,7 @@ impl EventLoop {
         }
         self.tracker_expire();
         self.dht_expire();
+        self.lsd_expire();
         let ids: Vec<InfoHash> = self.torrents.keys().copied().collect();
         for ih in ids {
             let now = self.now();

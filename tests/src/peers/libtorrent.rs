@@ -31,6 +31,9 @@ pub struct LtOptions {
     pub timeout: Duration,
     /// A leecher keeps seeding this long after completing.
     pub linger: Duration,
+    /// Local Service Discovery (BEP 14) on 127.0.0.1: announce the torrent
+    /// and connect to the peers heard announcing it.
+    pub lsd: bool,
 }
 
 impl Default for LtOptions {
@@ -44,6 +47,7 @@ impl Default for LtOptions {
             report_peers: false,
             timeout: Duration::from_secs(150),
             linger: Duration::ZERO,
+            lsd: false,
         }
     }
 }
@@ -110,6 +114,9 @@ impl LtPeer {
         }
         if opts.report_peers {
             cmd.arg("--report-peers");
+        }
+        if opts.lsd {
+            cmd.args(["--lsd", "on"]);
         }
         for p in &opts.peers {
             cmd.arg("--peer").arg(p.to_string());

@@ -82,6 +82,14 @@ impl SluiceClient {
         }
     }
 
+    /// Why local peer discovery, asked for in its options, does not run.
+    pub fn lsd_error(&self) -> Option<String> {
+        match self {
+            SluiceClient::Std(c) => c.lsd_error().map(str::to_owned),
+            SluiceClient::Mio(c) => c.lsd_error().map(str::to_owned),
+        }
+    }
+
     /// Adds a torrent from the bytes of a `.torrent` file.
     pub fn add_torrent_bytes(&self, bytes: &[u8]) -> Result<TorrentHandle, Error> {
         match self {
@@ -237,6 +245,11 @@ impl SluicePeer {
     /// Which driver runs it.
     pub fn driver(&self) -> Driver {
         self.client.driver()
+    }
+
+    /// Its client.
+    pub fn client(&self) -> &SluiceClient {
+        &self.client
     }
 
     /// Its download folder.
