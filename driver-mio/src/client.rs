@@ -240,8 +240,9 @@ impl Client {
 
     /// The torrent of a magnet link: its metadata from the cache in the
     /// download folder (`.sluice/metadata/<info-hash>.torrent`), or else
-    /// fetched with ut_metadata from the link's `x.pe` peers, `peers` and,
-    /// when the client runs a DHT node, the peers the DHT finds, verified
+    /// fetched with ut_metadata from the link's `x.pe` peers, `peers`, the
+    /// peers its `tr` trackers (and [`ClientOptions::trackers`]) give and,
+    /// when the client runs a DHT node, those the DHT finds; verified
     /// against the info-hash, within `timeout` (this call blocks until then),
     /// and cached.
     pub fn fetch_metadata(
@@ -252,13 +253,26 @@ impl Client {
     ) -> Result<crate::magnet::FetchedMetadata, Error> {
         let dir = &self.inner.opts.download_dir;
         let cached = crate::magnet::cache_path(dir, &link.info_hash).exists();
-        let found = (self.inner.dht.is_some() && !cached).then(|| {
+        let searching = self.inner.dht.is_some()
+            || !link.trackers.is_empty()
+            || !self.inner.opts.trackers.is_empty();
+        let found = (searching && !cached).then(|| {
             let (tx, rx) = mpsc::channel();
-            self.inner.inbox.push(Work::DhtFind(link.info_hash, tx));
+            self.inner.inbox.push(Work::Find {
+                info_hash: link.info_hash,
+                tiers: link.trackers.iter().map(|t| vec![t.clone()]).collect(),
+                tx,
+            });
             rx
         });
         let peers = crate::magnet::link_peers(link, peers);
-        crate::magnet::fetch_metadata(link, &peers, found, dir, self.inner.peer_id, timeout)
+        let searched = found.is_some();
+        let result =
+            crate::magnet::fetch_metadata(link, &peers, found, dir, self.inner.peer_id, timeout);
+        if searched {
+            self.inner.inbox.push(Work::FindDone(link.info_hash));
+        }
+        result
     }
 
     /// Adds the torrent of a magnet link: its metadata comes from

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use sluice_mio::{AddOptions, Client, ClientOptions};
 use sluice_tests::peers::data::{self, Payload, MIB};
-use sluice_tests::peers::{Driver, LtOptions, LtPeer, SluicePeer};
+use sluice_tests::peers::{Driver, LtOptions, LtPeer, SluicePeer, Tracker};
 use sluice_tests::sluice_proc::SluiceProc;
 use sluice_tests::{require_python_libtorrent, TempDir};
 
@@ -169,4 +169,104 @@ fn cli_magnet_without_peers_fails_with_one_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     let last = err.lines().last().unwrap_or_default();
     assert!(last.starts_with("error: magnet link"), "{err}");
+}
+
+/// `sluice download magnet:?xt=…&tr=…` with no peer in the link: the
+/// metadata comes from a libtorrent seed that only the link's tracker
+/// (opentracker on 127.0.0.1) names, then the download.
+#[test]
+fn cli_fetches_magnet_metadata_from_peers_the_links_tracker_names() {
+    if sluice_tests::require_tool("opentracker").is_none() || require_python_libtorrent().is_none()
+    {
+        return;
+    }
+    let dir = TempDir::new("magnet-mio-tr");
+    let port = sluice_tests::peers::free_port();
+    let url = Tracker::url(port);
+    let payload = data::single_file(dir.path(), "tracked.bin", 4 * MIB, 0x7a7, &[url.clone()]);
+    let ih = payload.created.meta.info_hash;
+    let Some(_tracker) = Tracker::start(dir.path(), port, &[ih]) else {
+        return;
+    };
+    let opts = LtOptions {
+        timeout: LIMIT * 2,
+        ..LtOptions::default()
+    };
+    let Some(_seeder) = LtPeer::seed(&payload.torrent, &payload.save_path, &opts) else {
+        return;
+    };
+    let uri = format!(
+        "magnet:?xt=urn:btih:{}&tr={}",
+        ih.to_hex(),
+        url.replace(':', "%3A").replace('/', "%2F")
+    );
+    let out = dir.join("out");
+    let mut sluice = SluiceProc::spawn(
+        "download",
+        [
+            "download",
+            &uri,
+            "-o",
+            out.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
+    let fetching = sluice.wait_line("! fetching metadata", LIMIT);
+    assert!(fetching.contains("1 tracker"), "{fetching}");
+    sluice.wait_line("! metadata:", LIMIT);
+    let status = sluice.wait_exit(LIMIT);
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{status:?}\n{}",
+        sluice.log().tail(30)
+    );
+    data::assert_same_tree(&payload.root, &out.join("tracked.bin"), &[]);
+}
+
+/// `sluice info magnet:…` fetches the metadata and shows the torrent (its
+/// files and pieces), not just the link; `--link-only` shows the link.
+#[test]
+fn cli_info_shows_the_torrent_behind_a_magnet_link() {
+    if require_python_libtorrent().is_none() {
+        return;
+    }
+    let dir = TempDir::new("magnet-mio-info");
+    let payload = data::single_file(dir.path(), "shown.bin", 2 * MIB, 0x1f0, &[]);
+    let Some(seeder) = LtPeer::seed(&payload.torrent, &payload.save_path, &LtOptions::default())
+    else {
+        return;
+    };
+    let uri = magnet(&payload, seeder.addr());
+    let cache = dir.join("cache");
+    let info = |extra: &[&str]| {
+        let mut args = vec![
+            "info",
+            uri.as_str(),
+            "--json",
+            "-o",
+            cache.to_str().unwrap(),
+        ];
+        args.extend_from_slice(&["--listen", "127.0.0.1:0"]);
+        args.extend_from_slice(extra);
+        let out = sluice_tests::sluice::run(args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let full = info(&[]);
+    let meta = &payload.created.meta;
+    assert_eq!(full["info_hash"], meta.info_hash.to_hex().as_str());
+    assert_eq!(full["piece_count"], meta.info.piece_count());
+    assert_eq!(full["files"][0]["size"], 2 * MIB);
+    assert!(
+        cache_file(&cache, &payload).is_file(),
+        "cached for next time"
+    );
+    let link = info(&["--link-only"]);
+    assert!(link.get("piece_count").is_none(), "{link}");
+    assert_eq!(link["info_hash"], meta.info_hash.to_hex().as_str());
 }

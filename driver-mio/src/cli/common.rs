@@ -98,6 +98,11 @@ impl PeerArgs {
     }
 }
 
+/// "1 peer", "2 peers".
+fn plural(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
 /// Whether an environment switch's value says off (`off`, `0`, `no`,
 /// `false`).
 fn is_off(value: Option<&str>) -> bool {
@@ -176,20 +181,23 @@ fn fetch_magnet(source: &str, args: &mut NetArgs, client: &Client) -> Result<Met
     let peers = magnet::link_peers(&link, &args.net.peers);
     let cache = magnet::cache_path(&args.dir, &link.info_hash);
     let dht = client.dht_status().is_some();
+    let trackers = link.trackers.len() + client.options().trackers.len();
     if !cache.exists() {
-        if peers.is_empty() && !dht {
+        if peers.is_empty() && !dht && trackers == 0 {
             return Err(CliError::new(format!(
-                "magnet link {}: it names no peer (x.pe) to fetch the metadata from and the \
-                 DHT is off: add --peer ADDR or --dht-bootstrap ADDR",
+                "magnet link {}: it names no peer (x.pe) or tracker (tr) to fetch the metadata \
+                 from and the DHT is off: add --peer ADDR or --dht-bootstrap ADDR",
                 link.info_hash
             )));
         }
-        let n = peers.len();
-        eprintln!(
-            "fetching metadata from {n} peer{}{}…",
-            if n == 1 { "" } else { "s" },
-            if dht { " and the DHT" } else { "" }
-        );
+        let mut sources = vec![plural(peers.len(), "peer")];
+        if trackers > 0 {
+            sources.push(plural(trackers, "tracker"));
+        }
+        if dht {
+            sources.push("the DHT".into());
+        }
+        eprintln!("fetching metadata from {}…", sources.join(", "));
     }
     let fetched = client
         .fetch_metadata(&link, &peers, METADATA_TIMEOUT)

@@ -106,9 +106,7 @@ impl EventLoop {
     /// A torrent left the loop.
     pub(super) fn dht_remove(&mut self, ih: InfoHash) {
         let Some(dht) = &mut self.dht else { return };
-        if !dht.finders.contains_key(&ih) {
-            dht.service.remove_torrent(&ih);
-        }
+        dht.service.remove_torrent(&ih);
     }
 
     /// A peer named its DHT node.
@@ -134,6 +132,17 @@ impl EventLoop {
         dht.finders.entry(ih).or_default().push(tx);
         dht.service.add_torrent(now, ih, false);
         self.dht_flush();
+    }
+
+    /// The metadata fetch of `ih` ended: stop looking it up unless the
+    /// torrent runs now.
+    pub(super) fn dht_find_done(&mut self, ih: InfoHash) {
+        let running = self.torrents.contains_key(&ih);
+        let Some(dht) = &mut self.dht else { return };
+        dht.finders.remove(&ih);
+        if !running {
+            dht.service.remove_torrent(&ih);
+        }
     }
 
     /// The socket is readable: take every datagram waiting.

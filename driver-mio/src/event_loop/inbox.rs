@@ -30,9 +30,16 @@ pub enum Work {
     Resolved(super::Lookup),
     /// The DHT routers' names were resolved.
     DhtBootstrap(Vec<std::net::SocketAddr>),
-    /// Send the peers the DHT finds for this info-hash (a magnet link's
-    /// metadata fetch) until the receiver is gone.
-    DhtFind(InfoHash, Sender<Vec<std::net::SocketAddr>>),
+    /// A magnet link's metadata fetch wants peers of this info-hash: send it
+    /// those the DHT and trackers (the link's `tr` tiers, and the client's)
+    /// find, until [`FindDone`](Work::FindDone).
+    Find {
+        info_hash: InfoHash,
+        tiers: Vec<Vec<String>>,
+        tx: Sender<Vec<std::net::SocketAddr>>,
+    },
+    /// The metadata fetch of this info-hash ended.
+    FindDone(InfoHash),
     /// Run a new torrent.
     Add(Box<NewTorrent>, Sender<io::Result<()>>),
     /// Stop accepting peers and end the loop once every torrent has stopped.

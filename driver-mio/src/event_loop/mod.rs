@@ -207,7 +207,18 @@ impl EventLoop {
                 Work::Disk(ih, done) => self.disk_done(ih, done),
                 Work::Resolved(lookup) => self.lookup_done(lookup),
                 Work::DhtBootstrap(nodes) => self.dht_bootstrap(nodes),
-                Work::DhtFind(ih, tx) => self.dht_find(ih, tx),
+                Work::Find {
+                    info_hash,
+                    tiers,
+                    tx,
+                } => {
+                    self.dht_find(info_hash, tx.clone());
+                    self.tracker_find(info_hash, tiers, tx);
+                }
+                Work::FindDone(ih) => {
+                    self.dht_find_done(ih);
+                    self.tracker_find_done(ih);
+                }
                 Work::Add(new, reply) => {
                     let r = self.add(*new);
                     let _ = reply.send(r);

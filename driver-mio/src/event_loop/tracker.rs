@@ -18,6 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, ToSocketAddrs};
+use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -136,6 +137,8 @@ pub struct Trackers {
     resolved: HashMap<(String, u16), (SocketAddr, Instant)>,
     /// Datagrams waiting for a UDP tracker's lookup.
     waiting: HashMap<(String, u16), Vec<Queued>>,
+    /// Magnet fetches waiting for the peers trackers give an info-hash.
+    finders: BTreeMap<InfoHash, Vec<Sender<Vec<SocketAddr>>>>,
     buf: Vec<u8>,
 }
 
@@ -161,6 +164,7 @@ impl Trackers {
             routes: HashMap::new(),
             resolved: HashMap::new(),
             waiting: HashMap::new(),
+            finders: BTreeMap::new(),
             buf: vec![0; 64 * 1024],
         }
     }
@@ -249,6 +253,55 @@ impl EventLoop {
             e.announcer.start(now);
         }
         self.drain_tracker(ih);
+    }
+
+    /// A magnet link's metadata fetch wants peers of `ih`: announce to the
+    /// link's trackers (`tiers`) and the client's, without a torrent yet.
+    /// `left` is reported as 1 byte (the size is not known, and we are no
+    /// seed). When the torrent is added its own announcer takes over.
+    pub(super) fn tracker_find(
+        &mut self,
+        ih: InfoHash,
+        tiers: Vec<Vec<String>>,
+        tx: Sender<Vec<SocketAddr>>,
+    ) {
+        self.trackers.finders.entry(ih).or_default().push(tx);
+        if self.trackers.entries.contains_key(&ih) {
+            return;
+        }
+        let tr = &mut self.trackers;
+        let rng = Rng::new(tr.rng.next_u64());
+        let mut announcer = Announcer::new(
+            ih,
+            tr.peer_id,
+            tr.port,
+            &tiers,
+            false,
+            tr.config.clone(),
+            rng,
+        );
+        for url in &tr.extra {
+            let _ = announcer.add_tracker(url);
+        }
+        announcer.set_stats(0, 0, 1);
+        let now = self.now();
+        announcer.start(now);
+        let entry = Entry {
+            announcer,
+            total: 1,
+            give_up: None,
+        };
+        self.trackers.entries.insert(ih, entry);
+        self.drain_tracker(ih);
+    }
+
+    /// The metadata fetch of `ih` ended: its finders go, and so does the
+    /// announcer it started unless the torrent runs now.
+    pub(super) fn tracker_find_done(&mut self, ih: InfoHash) {
+        self.trackers.finders.remove(&ih);
+        if !self.torrents.contains_key(&ih) && self.trackers.entries.contains_key(&ih) {
+            self.tracker_stop(ih);
+        }
     }
 
     /// The torrent is stopping: announce `stopped`; the announcer stays until
@@ -379,6 +432,9 @@ impl EventLoop {
                     datagram,
                 } => self.udp_send(ih, host, port, datagram),
                 Output::Peers(peers) => {
+                    if let Some(waiting) = self.trackers.finders.get_mut(&ih) {
+                        waiting.retain(|tx| tx.send(peers.clone()).is_ok());
+                    }
                     let now = self.now();
                     if let Some(slot) = self.torrents.get_mut(&ih) {
                         if slot.stopping.is_none() {
