@@ -183,7 +183,13 @@ fn cli_fetches_magnet_metadata_from_peers_the_links_tracker_names() {
     let dir = TempDir::new("magnet-mio-tr");
     let port = sluice_tests::peers::free_port();
     let url = Tracker::url(port);
-    let payload = data::single_file(dir.path(), "tracked.bin", 4 * MIB, 0x7a7, &[url.clone()]);
+    let payload = data::single_file(
+        dir.path(),
+        "tracked.bin",
+        4 * MIB,
+        0x7a7,
+        std::slice::from_ref(&url),
+    );
     let ih = payload.created.meta.info_hash;
     let Some(_tracker) = Tracker::start(dir.path(), port, &[ih]) else {
         return;
