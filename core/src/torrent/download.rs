@@ -129,7 +129,9 @@ impl Torrent {
     }
 
     /// How many blocks of an urgent piece one peer should take: the piece
-    /// spread evenly over the unchoked peers that have it.
+    /// spread evenly over the unchoked peers that have it, at most
+    /// [`Config::urgent_sources`](super::Config::urgent_sources) of them (the
+    /// first peers to ask take it).
     fn urgent_share(&self, key: PeerKey) -> u32 {
         let Some(&piece) = self.picker.stream_order().first() else {
             return u32::MAX;
@@ -148,7 +150,7 @@ impl Torrent {
                     && (!p.peer_choking || p.am_interested)
             })
             .count()
-            .max(1) as u32;
+            .clamp(1, self.cfg.urgent_sources.max(1) as usize) as u32;
         self.picker.blocks_in(piece).div_ceil(sources).max(1)
     }
 

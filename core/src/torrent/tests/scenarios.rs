@@ -920,3 +920,44 @@ fn a_reject_settles_a_cancelled_request_and_frees_the_block_for_this_peer() {
     assert_eq!(requests(&msgs), vec![z], "{msgs:?}");
     assert_eq!(t.peers(secs(41))[0].requests, 1);
 }
+
+#[test]
+fn the_urgent_piece_is_shared_by_two_peers_and_raced_by_idle_ones() {
+    let fx = Fixture::new(64 << 10, 8 * (64 << 10));
+    let mut t = fx.leecher();
+    t.set_file_priority(T0, 0, crate::picker::Priority::Skip);
+    let mut seeds: Vec<Remote> = (1..=4)
+        .map(|n| Remote::connect(&mut t, T0, n, fast_bits()))
+        .collect();
+    for s in &mut seeds {
+        s.send(&mut t, T0, &[Message::HaveAll, Message::Unchoke]);
+        s.read(&mut t, T0);
+    }
+    // A reader at piece 5 (64 KiB pieces: four blocks each).
+    let len = fx.meta.info.total_length;
+    t.open_stream(T0, 0, (5 * (64 << 10))..len).unwrap();
+    let asked: Vec<Vec<u32>> = seeds
+        .iter_mut()
+        .map(|s| {
+            let mut offsets: Vec<u32> = requests(&s.read(&mut t, T0))
+                .iter()
+                .filter(|r| r.piece == 5)
+                .map(|r| r.offset)
+                .collect();
+            offsets.sort();
+            offsets
+        })
+        .collect();
+    // The first two peers take a half each...
+    assert_eq!(asked[0].len(), 2, "{asked:?}");
+    assert_eq!(asked[1].len(), 2, "{asked:?}");
+    let mut halves = [asked[0].clone(), asked[1].clone()].concat();
+    halves.sort();
+    assert_eq!(halves, [0, 16 << 10, 32 << 10, 48 << 10], "{asked:?}");
+    // ...and the other two, with shorter queues and nothing known of
+    // anyone's rate, may race them for those blocks, but never for more than
+    // a half each.
+    for a in &asked[2..] {
+        assert!(a.len() <= 2, "{asked:?}");
+    }
+}
