@@ -57,8 +57,6 @@ use crate::rng::Rng;
 use crate::time::Time;
 
 mod lookup;
-#[cfg(test)]
-mod sim;
 mod storage;
 #[cfg(test)]
 mod tests;
