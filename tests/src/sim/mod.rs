@@ -13,6 +13,8 @@
 //!   accept requests and never answer them.
 //! * **Trace**: every event and close the engines emit is hashed, with its time
 //!   and node, so two runs can be compared with one number.
+//! * **DHT**: [`dht`] runs the same kind of network for the core's DHT nodes:
+//!   datagrams instead of connections, lookups instead of pieces.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -27,6 +29,7 @@
 //! ```
 
 pub mod content;
+pub mod dht;
 pub mod storage;
 
 use std::cmp::Reverse;

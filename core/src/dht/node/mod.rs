@@ -27,6 +27,14 @@
 //! followed (nodes from our own table are round 1, nodes they name round 2…),
 //! and *queried* counts the queries it sent.
 //!
+//! When the [`DhtNode::bootstrap`] lookup ends, every far bucket that the
+//! network could fill but that holds fewer than [`Config::k`] nodes is looked
+//! up too ([`RoutingTable::sparse_buckets`]): the lookup of our own id only
+//! passes through the far half of the id space, and lookups of targets there
+//! would otherwise start from one or two nodes until the buckets' refresh a
+//! quarter of an hour later. The deterministic network simulator in
+//! `tests/src/sim/dht.rs` measures lookups end to end.
+//!
 //! # Queries we send
 //!
 //! Each carries a random 4-byte transaction id; a reply counts only if its
@@ -49,8 +57,6 @@ use crate::rng::Rng;
 use crate::time::Time;
 
 mod lookup;
-#[cfg(test)]
-mod sim;
 mod storage;
 #[cfg(test)]
 mod tests;
@@ -198,6 +204,9 @@ pub struct DhtNode {
     transmits: VecDeque<(SocketAddr, Vec<u8>)>,
     events: VecDeque<DhtEvent>,
     next_purge: Time,
+    /// The [`bootstrap`](Self::bootstrap) lookup running, if any: when it
+    /// ends, the sparse buckets are filled.
+    joining: Option<LookupId>,
 }
 
 impl DhtNode {
@@ -225,6 +234,7 @@ impl DhtNode {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             next_purge: now + PURGE_EVERY,
+            joining: None,
         }
     }
 
@@ -287,9 +297,17 @@ impl DhtNode {
     }
 
     /// Joins the network: looks up our own id, asking every
-    /// [`Config::bootstrap`] address as well as the routing table.
+    /// [`Config::bootstrap`] address as well as the routing table. When that
+    /// lookup ends (its [`DhtEvent::LookupDone`]), a `find_node` lookup of a
+    /// random id in every far bucket still holding fewer than [`Config::k`]
+    /// nodes fills the rest of the table (unreported).
     pub fn bootstrap(&mut self, now: Time) -> LookupId {
-        self.start(now, self.id, Kind::FindNode, true, true)
+        let id = self.start(now, self.id, Kind::FindNode, true, true);
+        // A lookup refused or ended at once has already been finished.
+        if self.lookups.contains_key(&id) {
+            self.joining = Some(id);
+        }
+        id
     }
 
     /// Looks for peers of `info_hash`; they arrive as [`DhtEvent::Peers`].
@@ -661,6 +679,17 @@ impl DhtNode {
         id
     }
 
+    /// Looks up a random id in every far bucket with room, as far as the
+    /// lookup limit allows. See [`bootstrap`](Self::bootstrap).
+    fn fill_sparse_buckets(&mut self, now: Time) {
+        for target in self.table.sparse_buckets(now, &mut self.rng) {
+            if self.lookups.len() >= self.config.max_lookups {
+                break;
+            }
+            self.start(now, target, Kind::FindNode, false, false);
+        }
+    }
+
     fn lookup_query(&self, target: NodeId, kind: Kind) -> Query {
         match kind {
             Kind::FindNode => Query::FindNode {
@@ -726,6 +755,10 @@ impl DhtNode {
         }
         let Kind::Announce { port, implied_port } = l.kind else {
             self.lookups.remove(&id);
+            if self.joining == Some(id) {
+                self.joining = None;
+                self.fill_sparse_buckets(now);
+            }
             return;
         };
         let storers = l.storers();

@@ -1,13 +1,13 @@
 //! Protocol tests of the node: one node, datagrams written by hand.
 
-use core::net::SocketAddr;
+use core::net::{SocketAddr, SocketAddrV4};
 use core::time::Duration;
 
 use proptest::prelude::*;
 
 use super::{Config, DhtEvent, DhtNode};
 use crate::dht::krpc::{
-    Body, Message, NodeId, Query, Response, TransactionId, METHOD_UNKNOWN, PROTOCOL_ERROR,
+    Body, Message, NodeId, NodeInfo, Query, Response, TransactionId, METHOD_UNKNOWN, PROTOCOL_ERROR,
 };
 use crate::id::InfoHash;
 use crate::rng::Rng;
@@ -332,6 +332,76 @@ fn unanswered_queries_time_out_and_the_lookup_ends() {
         stored: 0,
         tried: 0
     }));
+}
+
+/// Regression, found by the DHT simulator (`tests/tests/sim_dht.rs`): a
+/// node that had just joined knew its neighbourhood but only one or two
+/// nodes of the far half of the id space, and some of its lookups there
+/// missed an announce. When the bootstrap ends, the far bucket is looked up.
+#[test]
+fn joining_fills_the_far_bucket_the_own_id_lookup_passed_by() {
+    let router = sa("203.0.113.50:6881");
+    let mut n = node(Config {
+        bootstrap: vec![router],
+        ..Config::default()
+    });
+    let own = n.own_id();
+    let join = n.bootstrap(Time::ZERO);
+    // The router, in the far half, names nine nodes sharing two to five
+    // leading bits with us (our id starts with 0x01).
+    let near: Vec<NodeInfo<SocketAddrV4>> = [0x20, 0x24, 0x28, 0x30, 0x10, 0x14, 0x08, 0x0c, 0x04]
+        .iter()
+        .enumerate()
+        .map(|(i, &first)| {
+            let mut id = [0x33; 20];
+            id[0] = first;
+            let addr = format!("198.51.100.{}:6881", i + 1).parse().unwrap();
+            NodeInfo {
+                id: NodeId(id),
+                addr,
+            }
+        })
+        .collect();
+    let mut done = false;
+    let mut far_targets = 0;
+    for _ in 0..100 {
+        let Some((to, bytes)) = n.poll_transmit() else {
+            break;
+        };
+        let q = Message::decode(&bytes).unwrap();
+        let Body::Query(Query::FindNode { target, .. }) = q.body else {
+            continue;
+        };
+        if !done {
+            assert_eq!(target, own, "the join looks up our own id first");
+        } else {
+            assert_eq!(own.common_prefix_len(&target), 0, "{target:?}");
+            far_targets += 1;
+            continue;
+        }
+        let r = if to == router {
+            let mut r = Response::new(NodeId([0x80; 20]));
+            r.nodes = near.clone();
+            r
+        } else {
+            let who = near.iter().find(|x| SocketAddr::V4(x.addr) == to).unwrap();
+            Response::new(who.id)
+        };
+        n.handle_datagram(
+            Time::ZERO,
+            to,
+            &Message::response(q.transaction, r).to_bytes(),
+        );
+        while let Some(e) = n.poll_event() {
+            assert!(matches!(e, DhtEvent::LookupDone { lookup, .. } if lookup == join));
+            done = true;
+        }
+    }
+    assert!(done, "the join ended");
+    assert!(far_targets > 0, "the far bucket was looked up");
+    // The fill lookup is the node's own business: no event when it ends.
+    n.handle_timeout(Time::from_millis(3000));
+    assert!(n.poll_event().is_none());
 }
 
 #[test]

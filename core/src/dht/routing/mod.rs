@@ -52,8 +52,10 @@
 //!
 //! [`RoutingTable::buckets_needing_refresh`] hands out a random target in
 //! every bucket untouched for [`REFRESH_AFTER`], for the node logic to look
-//! up with `find_node`. [`RoutingTable::to_bytes`] and
-//! [`RoutingTable::from_bytes`] save and restore the table between runs.
+//! up with `find_node`; [`RoutingTable::sparse_buckets`] does the same at
+//! once for the far buckets a node that has just joined could fill but has
+//! not. [`RoutingTable::to_bytes`] and [`RoutingTable::from_bytes`] save and
+//! restore the table between runs.
 //!
 //! BEP 32 keeps one table per address family; so should a driver that runs
 //! both: this table files any address it is given.
@@ -464,6 +466,36 @@ impl RoutingTable {
             if now.saturating_since(bucket.last_changed) >= REFRESH_AFTER {
                 bucket.last_changed = now;
                 targets.push(random_id_in_bucket(&own, i, i == last, rng));
+            }
+        }
+        targets
+    }
+
+    /// A random target in every bucket that should be full but is not,
+    /// each bucket counting as refreshed. What a node that has just joined
+    /// looks up: the lookup of its own id fills the buckets near us but only
+    /// passes through the far ones, which would otherwise stay nearly empty
+    /// until their first refresh [`REFRESH_AFTER`] later; lookups of targets
+    /// there would then start from one or two nodes, and miss.
+    ///
+    /// "Should be full": if our [`K`]-th closest node shares `d` leading bits
+    /// with us, the network holds about `K·2^d` nodes, and bucket `i` (ids
+    /// sharing exactly `i` bits) about `K·2^(d-i-1)` of them, so buckets
+    /// below `d` could hold `K`. Deeper ones are sparse by nature, and the
+    /// last bucket is our neighbourhood, which the own-id lookup just
+    /// searched; neither is returned.
+    pub fn sparse_buckets(&mut self, now: Time, rng: &mut Rng) -> Vec<NodeId> {
+        let own = self.own_id;
+        let depth = self
+            .closest(&own, K)
+            .last()
+            .map_or(0, |n| own.common_prefix_len(&n.id) as usize);
+        let last = self.buckets.len() - 1;
+        let mut targets = Vec::new();
+        for (i, bucket) in self.buckets.iter_mut().enumerate().take(depth.min(last)) {
+            if bucket.nodes.len() < K {
+                bucket.last_changed = now;
+                targets.push(random_id_in_bucket(&own, i, false, rng));
             }
         }
         targets

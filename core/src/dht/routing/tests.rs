@@ -441,6 +441,51 @@ fn refresh_targets_fall_in_their_buckets() {
     assert_eq!(due.len(), buckets - 1);
 }
 
+/// Regression, found by the DHT simulator (`tests/tests/sim_dht.rs`): right
+/// after joining, the far buckets held one or two nodes and some lookups
+/// missed an announce. The buckets that could be full but are not are
+/// handed out for lookups; those deeper than the neighbourhood are not.
+#[test]
+fn sparse_buckets_are_those_the_network_could_fill() {
+    let mut t = RoutingTable::new_at(NodeId([0x5a; 20]), Config::default(), Time::ZERO);
+    let own = t.own_id();
+    // Per shared prefix length: how many nodes. The eight sharing six bits
+    // are our neighbourhood.
+    let plan = [(0, 8), (1, 2), (2, 8), (3, 8), (4, 1), (6, 8)];
+    for (prefix, count) in plan {
+        for n in 0..count {
+            let info = NodeInfo {
+                id: id_at(&own, prefix, [n; 20]),
+                addr: public(prefix * 100 + u32::from(n)),
+            };
+            t.add_contact(info, Time::ZERO);
+        }
+    }
+    check_invariants(&t);
+    let sizes: Vec<usize> = t.buckets.iter().map(|b| b.nodes.len()).collect();
+    assert_eq!(sizes, [8, 2, 8, 8, 1, 8]);
+    let mut rng = Rng::new(4);
+    let targets = t.sparse_buckets(Time::ZERO + mins(1), &mut rng);
+    let buckets: Vec<usize> = targets.iter().map(|id| t.bucket_of(id)).collect();
+    assert_eq!(buckets, [1, 4]);
+    // They count as refreshed.
+    let due = t.buckets_needing_refresh(Time::ZERO + mins(15), &mut rng);
+    assert_eq!(due.len(), sizes.len() - 2);
+    // A table of our neighbourhood alone has nothing to fill.
+    let mut near = RoutingTable::new_at(own, Config::default(), Time::ZERO);
+    for n in 0..5 {
+        near.add_contact(node_near(&own, n), Time::ZERO);
+    }
+    assert!(near.sparse_buckets(Time::ZERO, &mut rng).is_empty());
+}
+
+fn node_near(own: &NodeId, n: u8) -> NodeInfo<SocketAddr> {
+    NodeInfo {
+        id: id_at(own, 40, [n; 20]),
+        addr: public(9000 + u32::from(n)),
+    }
+}
+
 #[test]
 fn the_table_stops_at_its_cap_and_its_depth() {
     let cap = Config {
