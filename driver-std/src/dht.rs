@@ -49,6 +49,10 @@ pub const RETRY: Duration = Duration::from_secs(60);
 const SAVE_EVERY: Duration = Duration::from_secs(10 * 60);
 /// How long torrent lookups wait for the first bootstrap at most.
 const JOIN_WAIT: Duration = Duration::from_secs(10);
+/// How soon a join that found nobody is tried again (doubling each time).
+const REJOIN_FIRST: Duration = Duration::from_secs(30);
+/// The longest wait between join attempts.
+const REJOIN_MAX: Duration = Duration::from_secs(10 * 60);
 /// Most peer batches waiting in [`DhtService::poll_peers`].
 const MAX_PEER_BATCHES: usize = 1024;
 
@@ -187,6 +191,9 @@ pub struct DhtService {
     joining: Option<LookupId>,
     /// The routers' addresses are still being resolved.
     awaiting_bootstrap: bool,
+    /// A join that found nobody is tried again then (lost datagrams, a
+    /// network that was down), and the wait after that.
+    rejoin: Option<(Time, Duration)>,
     /// Torrent lookups hold back until then (or until the join ends).
     join_deadline: Time,
     state_file: Option<PathBuf>,
@@ -237,6 +244,7 @@ impl DhtService {
             lookups: BTreeMap::new(),
             joining: None,
             awaiting_bootstrap: !opts.bootstrap.is_empty(),
+            rejoin: None,
             join_deadline: now + JOIN_WAIT,
             state_file: opts.state_file.clone(),
             next_save: now + SAVE_EVERY,
@@ -300,6 +308,13 @@ impl DhtService {
             self.node.handle_timeout(now);
         }
         self.take_events(now);
+        if let Some((at, wait)) = self.rejoin {
+            if at <= now && self.joining.is_none() {
+                self.rejoin = Some((now + wait, (wait * 2).min(REJOIN_MAX)));
+                self.joining = Some(self.node.bootstrap(now));
+                self.join_deadline = now + JOIN_WAIT;
+            }
+        }
         self.start_due(now);
         if now >= self.next_save {
             self.next_save = now + SAVE_EVERY;
@@ -310,6 +325,9 @@ impl DhtService {
     /// When [`handle_timeout`](Self::handle_timeout) next has work.
     pub fn poll_timeout(&self) -> Time {
         let mut next = self.next_save;
+        if let Some((at, _)) = self.rejoin {
+            next = next.min(at);
+        }
         if let Some(t) = self.node.poll_timeout() {
             next = next.min(t);
         }
@@ -411,6 +429,14 @@ impl DhtService {
                 } => {
                     if self.joining == Some(lookup) {
                         self.joining = None;
+                        if self.node.routing_table().is_empty() {
+                            // Nobody answered: try again later, as often as
+                            // it takes.
+                            let wait = self.rejoin.map_or(REJOIN_FIRST, |(_, w)| w);
+                            self.rejoin = Some((now + wait, (wait * 2).min(REJOIN_MAX)));
+                            continue;
+                        }
+                        self.rejoin = None;
                         self.status.joined = true;
                         // Lookups that ran on a table too empty to find
                         // anyone try again with the one we have now.
@@ -476,3 +502,6 @@ fn load_table(
         Err(e) => (None, Some(LoadWarning(format!("{}: {e}", path.display())))),
     }
 }
+
+#[cfg(test)]
+mod tests;
