@@ -345,12 +345,10 @@ impl Client {
     }
 }
 
-/// The DHT node's socket: on `port`, or else on the TCP listen port if that
-/// is free for UDP too (peers expect it there), or else on any port.
+/// The DHT node's socket, placed as [`bind_socket`](sluice_std::dht::bind_socket)
+/// says, made non-blocking for the loop.
 fn bind_dht(listen: SocketAddr, port: Option<u16>) -> io::Result<mio::net::UdpSocket> {
-    let at = |p: u16| mio::net::UdpSocket::bind(SocketAddr::new(listen.ip(), p));
-    match port {
-        Some(p) => at(p),
-        None => at(listen.port()).or_else(|_| at(0)),
-    }
+    let socket = sluice_std::dht::bind_socket(listen, port)?;
+    socket.set_nonblocking(true)?;
+    Ok(mio::net::UdpSocket::from_std(socket))
 }

@@ -2,7 +2,9 @@
 //!
 //! Inbound connections are accepted on one thread, which reads the peer's
 //! 68-byte handshake (with a timeout) to learn which torrent it is for and
-//! hands the socket to that torrent's engine thread.
+//! hands the socket to that torrent's engine thread. With
+//! [`ClientOptions::dht`] a DHT node runs on a thread of its own (see
+//! `dht_thread`), which the engines of non-private torrents join.
 
 use std::collections::BTreeMap;
 use std::io::{self, Read};
@@ -19,6 +21,8 @@ use sluice_core::tracker::announcer::AnnouncerConfig;
 use sluice_core::wire::Handshake;
 use sluice_core::{InfoHash, PeerId, Rng, Time};
 
+use crate::dht::DhtStatus;
+use crate::dht_thread::DhtThread;
 use crate::error::Error;
 use crate::handle::TorrentHandle;
 use crate::lsd::LsdService;
@@ -59,6 +63,8 @@ struct ClientInner {
     lsd: Option<Arc<LsdService>>,
     /// Why LSD was asked for but does not run.
     lsd_error: Option<String>,
+    /// The DHT node, when [`ClientOptions::dht`] asks for one.
+    dht: Option<DhtThread>,
 }
 
 /// A BitTorrent client: one listen address, one download folder, any number of
@@ -88,6 +94,9 @@ impl Client {
     /// With [`ClientOptions::lsd`], non-private torrents are also announced
     /// on the local network (if its socket cannot be opened the client runs
     /// without it: see [`lsd_error`](Client::lsd_error)).
+    /// With [`ClientOptions::dht`], a DHT node too, on a UDP socket of its
+    /// own (on the listen port if it is free); the bootstrap names are
+    /// resolved in the background, so a slow DNS does not hold this up.
     pub fn start(opts: ClientOptions) -> Result<Client, Error> {
         let listener = TcpListener::bind(opts.listen)?;
         let local_addr = listener.local_addr()?;
@@ -95,6 +104,16 @@ impl Client {
             .seed
             .map_or_else(random_u64, |s| s ^ 0x7472_6163_6b65_7273);
         let start = Instant::now();
+        // First, as the one that can fail the start.
+        let dht = match &opts.dht {
+            Some(d) => {
+                let seed = opts
+                    .seed
+                    .map_or_else(random_u64, |s| s ^ 0x6468_7420_6e6f_6465);
+                Some(DhtThread::start(d, local_addr, seed, start)?)
+            }
+            None => None,
+        };
         let (lsd, lsd_error) = match &opts.lsd {
             None => (None, None),
             Some(o) => match LsdService::start(o, local_addr.port(), start) {
@@ -113,18 +132,37 @@ impl Client {
             senders: Mutex::new(BTreeMap::new()),
             stopping: AtomicBool::new(false),
             start,
+            dht,
             opts,
         });
         let acceptor = inner.clone();
-        thread::Builder::new()
+        let spawned = thread::Builder::new()
             .name("sluice-listen".into())
-            .spawn(move || accept_loop(listener, &acceptor))?;
+            .spawn(move || accept_loop(listener, &acceptor));
+        if let Err(e) = spawned {
+            if let Some(dht) = &inner.dht {
+                dht.stop();
+            }
+            return Err(e.into());
+        }
         Ok(Client { inner })
     }
 
     /// The address peers can reach us at.
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local_addr
+    }
+
+    /// The DHT node's figures (routing table size, lookups, peers found), or
+    /// `None` when the client runs no node.
+    pub fn dht_status(&self) -> Option<DhtStatus> {
+        self.inner.dht.as_ref().map(DhtThread::status)
+    }
+
+    /// The DHT node's UDP address, when the client runs one.
+    pub fn dht_addr(&self) -> Option<SocketAddr> {
+        let dht = self.inner.dht.as_ref()?;
+        Some(SocketAddr::new(self.inner.local_addr.ip(), dht.port()))
     }
 
     /// Our peer id.
@@ -182,7 +220,7 @@ impl Client {
             opts,
             self.inner.peer_id,
             self.inner.local_addr.port(),
-            None,
+            self.inner.dht.as_ref().map(DhtThread::port),
             &meta,
             &add,
             now,
@@ -215,6 +253,12 @@ impl Client {
             resume_target,
             self.inner.start,
             Some(announcing),
+            // BEP 27: a private torrent's peers come from its tracker only.
+            self.inner
+                .dht
+                .as_ref()
+                .filter(|_| !private)
+                .map(DhtThread::link),
         )?;
         thread::Builder::new()
             .name(format!("sluice-engine-{}", &info_hash.to_hex()[..8]))
@@ -277,7 +321,8 @@ impl Client {
     }
 
     /// Stops accepting peers and stops every torrent: connections closed,
-    /// queued writes finished, files flushed, resume files saved.
+    /// queued writes finished, files flushed, resume files saved; then the
+    /// DHT node, whose routing table is saved.
     pub fn shutdown(self) -> Result<(), Error> {
         self.inner.stopping.store(true, Ordering::SeqCst);
         // Wake the accept loop so it sees the flag.
@@ -290,6 +335,9 @@ impl Client {
             if let Err(e) = h.stop() {
                 first_error.get_or_insert(e);
             }
+        }
+        if let Some(dht) = &self.inner.dht {
+            dht.stop();
         }
         first_error.map_or(Ok(()), Err)
     }

@@ -22,7 +22,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -119,6 +119,18 @@ pub fn resolve_bootstrap(names: &[String], v6: bool) -> Vec<SocketAddr> {
         }
     }
     out
+}
+
+/// Binds a node's UDP socket (blocking; sluice-mio makes it non-blocking):
+/// on `port` when one is given, else on the TCP listen port if UDP is free
+/// there too (a peer that learns one of our ports tries the other on it),
+/// else on any free port of the listen address.
+pub fn bind_socket(listen: SocketAddr, port: Option<u16>) -> io::Result<UdpSocket> {
+    let at = |p: u16| UdpSocket::bind(SocketAddr::new(listen.ip(), p));
+    match port {
+        Some(p) => at(p),
+        None => at(listen.port()).or_else(|_| at(0)),
+    }
 }
 
 /// Figures of the node, for status displays and tests.

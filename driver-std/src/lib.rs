@@ -3,7 +3,8 @@
 //! It runs the core's sans-IO torrent engine on real sockets and files with a
 //! thread per job: one engine thread per torrent owns the state machine; every
 //! connection has a reader and a writer thread; a few disk workers write,
-//! read and hash; one thread accepts peers. The engine thread never blocks on
+//! read and hash; one thread accepts peers, and one runs the DHT node when
+//! the client has one. The engine thread never blocks on
 //! a peer or a disk, so a peer that stops reading stalls only itself.
 //!
 //! What a program uses:
@@ -18,13 +19,15 @@
 //! * [`storage::Storage`]: the backend trait, with a file backend (the default)
 //!   and a memory backend.
 //!
-//! Every torrent announces to its HTTP and UDP trackers (see [`tracker`]),
-//! and, with [`ClientOptions::lsd`], on the local network (see [`lsd`]).
+//! Every torrent announces to its HTTP and UDP trackers (see [`tracker`]);
+//! with [`ClientOptions::lsd`], non-private ones also on the local network
+//! (see [`lsd`]), and with [`ClientOptions::dht`] in the DHT, through a node
+//! on a thread of its own (see [`dht`]).
 //!
 //! The program-facing types are shared with the event-loop driver
 //! (sluice-mio), which reuses the building blocks in [`command`], [`disk`],
-//! [`status`], [`startup`], [`resume`], [`storage`], [`tracker`] and [`lsd`] and
-//! differs only in how it runs the engine.
+//! [`status`], [`startup`], [`resume`], [`storage`], [`tracker`], [`lsd`] and
+//! [`dht`] and differs only in how it runs the engine.
 //!
 //! Its one dependency besides the core is `socket2`, for what the LSD socket
 //! needs and std cannot set (a shared port, the multicast interface).
@@ -53,6 +56,7 @@
 mod client;
 pub mod command;
 pub mod dht;
+mod dht_thread;
 pub mod disk;
 mod error;
 mod handle;

@@ -2,8 +2,10 @@
 //! sans-IO loop of `sluice_core` over one channel. Socket threads, disk
 //! workers, connectors and the program's handles all send it [`Msg`]s; it feeds
 //! each into the engine, drains the outputs (handing bytes to writer threads,
-//! jobs to disk workers, events to subscribers) and sleeps until the next
-//! message or the engine's timeout.
+//! jobs to disk workers, events to subscribers, the DHT nodes peers name to
+//! the client's DHT thread) and sleeps until the next message or the
+//! engine's timeout. The DHT thread hears from it when the torrent starts
+//! and stops, and sends it the peers it finds as [`Command::AddPeers`].
 //!
 //! It never blocks on anything but its own channel: writers get a chunk only
 //! when idle (`try_send`), disk jobs go to an unbounded queue. Everything that
@@ -24,6 +26,7 @@ use sluice_core::tracker::announcer::RequestId;
 use sluice_core::Time;
 
 use crate::command::{Command, CommandSink};
+use crate::dht_thread::DhtLink;
 use crate::disk::{DiskDone, DiskPool};
 use crate::net::{self, Conn, WriteBacklog, WRITE_CHUNK};
 use crate::prepare::ResumeTarget;
@@ -109,6 +112,8 @@ pub struct Runner {
     connect_timeout: Duration,
     resume: Option<ResumeSaver>,
     tracker: Option<Announcing>,
+    /// The client's DHT node, unless it runs none or the torrent is private.
+    dht: Option<DhtLink>,
     /// The torrent became complete: announce `completed`.
     completed: bool,
 }
@@ -126,6 +131,7 @@ impl Runner {
         resume: Option<ResumeTarget>,
         start: Instant,
         tracker: Option<Announcing>,
+        dht: Option<DhtLink>,
     ) -> io::Result<Runner> {
         let to_engine = tx.clone();
         let disk = DiskPool::start(
@@ -153,6 +159,7 @@ impl Runner {
             connect_timeout,
             resume,
             tracker,
+            dht,
             completed: false,
         })
     }
@@ -165,6 +172,9 @@ impl Runner {
     pub fn run(mut self) {
         self.drain_outputs();
         self.tracker_start();
+        if let Some(dht) = &self.dht {
+            dht.add_torrent(self.torrent.info_hash(), self.tx.clone());
+        }
         loop {
             let now = self.now();
             let mut wait = self
@@ -351,6 +361,12 @@ impl Runner {
                     }
                     self.disk.submit(job);
                 }
+                // The DHT node's business, not the subscribers'.
+                Output::Event(Event::DhtNode { addr }) => {
+                    if let Some(dht) = &self.dht {
+                        dht.add_node(addr);
+                    }
+                }
                 Output::Event(e) => self.publish(e),
             }
         }
@@ -402,6 +418,9 @@ impl Runner {
     /// deletes the data.
     fn stop(&mut self, remove: Option<bool>) -> io::Result<()> {
         let since = Instant::now();
+        if let Some(dht) = self.dht.take() {
+            dht.remove_torrent(self.torrent.info_hash());
+        }
         self.tracker_stop();
         let now = self.now();
         self.torrent.shutdown(now);
