@@ -90,6 +90,22 @@ impl SluiceClient {
         }
     }
 
+    /// Its DHT node's UDP address, when it runs one.
+    pub fn dht_addr(&self) -> Option<SocketAddr> {
+        match self {
+            SluiceClient::Std(c) => c.dht_addr(),
+            SluiceClient::Mio(c) => c.dht_addr(),
+        }
+    }
+
+    /// Its DHT node's figures, when it runs one.
+    pub fn dht_status(&self) -> Option<sluice_std::dht::DhtStatus> {
+        match self {
+            SluiceClient::Std(c) => c.dht_status(),
+            SluiceClient::Mio(c) => c.dht_status(),
+        }
+    }
+
     /// Adds a torrent from the bytes of a `.torrent` file.
     pub fn add_torrent_bytes(&self, bytes: &[u8]) -> Result<TorrentHandle, Error> {
         match self {
