@@ -19,7 +19,11 @@
 //! * [`swarm`]: a libtorrent seed, a sluice leecher and a libtorrent leecher at once;
 //! * [`pex`]: sluice, told only of a libtorrent leecher, finds a libtorrent seed
 //!   through the leecher's peer exchange (BEP 11) and downloads from it.
+//! * [`dht`]: sluice and libtorrent find each other's seeds through a DHT of
+//!   libtorrent nodes (BEP 5), the routing table outlives the client, and a
+//!   peer's `port` message brings its node into the table.
 
+pub mod dht;
 pub mod from_aria2;
 pub mod from_libtorrent;
 pub mod from_transmission;
