@@ -125,7 +125,9 @@ pub fn libtorrent_finds_a_sluice_seed(driver: Driver) {
     let st = wait_dht(&seed.client, "announce stored", &[&swarm], |s| {
         s.announces_stored > 0
     });
-    assert!(st.joined && st.nodes >= 4, "{st:?}");
+    // Not necessarily all five libtorrent nodes: they may not all know each
+    // other yet (see routing_table_outlives_the_client).
+    assert!(st.joined && st.nodes >= 1, "{st:?}");
     // Either side may dial: the leecher announces itself too, and the
     // seed's next lookup would find it.
     let complete = swarm.wait_for(LIMIT, |l| l == "complete");
@@ -140,7 +142,7 @@ pub fn libtorrent_finds_a_sluice_seed(driver: Driver) {
 }
 
 /// A client joins a DHT of six libtorrent nodes and shuts down, saving its
-/// table; the next client on the same state file, with no bootstrap node,
+/// table (our node id too); the next client on the same state file, with no bootstrap node,
 /// loads it (and the node id) and joins through those nodes alone.
 pub fn routing_table_outlives_the_client(driver: Driver) {
     let dir = scratch(driver, "dht-lt-table");
@@ -155,7 +157,11 @@ pub fn routing_table_outlives_the_client(driver: Driver) {
     let mut opts = DhtOptions::bootstrap_from([swarm.nodes()[0]]);
     opts.state_file = Some(state.clone());
     let first = dht_client(driver, &dir.join("first"), opts.clone());
-    let before = wait_dht(&first, "join", &[&swarm], |s| s.joined && s.nodes >= 6);
+    // Not all six: the libtorrent nodes may not know each other yet when
+    // the script says they run (the bootstrap node may answer with none of
+    // them), and the rest then reach us only at their next refresh, up to
+    // 30 s later.
+    let before = wait_dht(&first, "join", &[&swarm], |s| s.joined && s.nodes >= 1);
     shut_down(first);
     assert!(state.is_file(), "{} is written", state.display());
 
@@ -163,8 +169,9 @@ pub fn routing_table_outlives_the_client(driver: Driver) {
     let second = dht_client(driver, &dir.join("second"), opts);
     let after = wait_dht(&second, "rejoin", &[&swarm], |s| s.joined);
     assert_eq!(after.node_id, before.node_id, "the node id is kept");
-    assert!(after.loaded_nodes >= 6, "{after:?}");
-    assert!(after.nodes >= 6, "{after:?}");
+    // The table may have grown between the figures and the save.
+    assert!(after.loaded_nodes >= before.nodes, "{before:?} {after:?}");
+    assert!(after.nodes >= before.nodes, "{before:?} {after:?}");
     shut_down(second);
 }
 
