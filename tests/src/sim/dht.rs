@@ -45,12 +45,12 @@
 
 mod figures;
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::ops::Range;
 use std::time::Duration;
 
+use super::agenda::Agenda;
 use sluice_core::dht::krpc::NodeId;
 use sluice_core::dht::node::{Config, DhtEvent, DhtNode, LookupId};
 use sluice_core::{InfoHash, Rng, Time};
@@ -133,9 +133,7 @@ enum Ev {
 /// The DHT simulator. See the [module documentation](self).
 pub struct DhtSim {
     now: Time,
-    seq: u64,
-    queue: BinaryHeap<Reverse<(Time, u64)>>,
-    evs: BTreeMap<u64, Ev>,
+    agenda: Agenda<Ev>,
     members: Vec<Member>,
     by_addr: BTreeMap<SocketAddr, usize>,
     net: Network,
@@ -159,9 +157,7 @@ impl DhtSim {
         let net_rng = rng.fork();
         DhtSim {
             now: Time::ZERO,
-            seq: 0,
-            queue: BinaryHeap::new(),
-            evs: BTreeMap::new(),
+            agenda: Agenda::default(),
             members: Vec::new(),
             by_addr: BTreeMap::new(),
             net,
@@ -408,12 +404,7 @@ impl DhtSim {
         if stop(self) {
             return true;
         }
-        while let Some(Reverse((at, seq))) = self.queue.peek().copied() {
-            if at > deadline {
-                break;
-            }
-            self.queue.pop();
-            let ev = self.evs.remove(&seq).expect("every queued event is stored");
+        while let Some((at, ev)) = self.agenda.pop_due(deadline) {
             self.now = self.now.max(at);
             self.steps += 1;
             self.dispatch(ev);
@@ -451,10 +442,7 @@ impl DhtSim {
     }
 
     fn push(&mut self, at: Time, ev: Ev) {
-        let seq = self.seq;
-        self.seq += 1;
-        self.queue.push(Reverse((at.max(self.now), seq)));
-        self.evs.insert(seq, ev);
+        self.agenda.schedule(at.max(self.now), ev);
     }
 
     fn dispatch(&mut self, ev: Ev) {

@@ -28,15 +28,16 @@
 //! assert!(sim.run_until_complete(&[leech], Duration::from_secs(60)));
 //! ```
 
+mod agenda;
 pub mod content;
 pub mod dht;
 pub mod storage;
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use agenda::Agenda;
 use sluice_core::torrent::{
     CloseReason, Config, Direction, DiskJob, Event, Output, PeerKey, Torrent,
 };
@@ -230,9 +231,7 @@ pub struct Profile {
 /// The simulator.
 pub struct Sim {
     now: Time,
-    seq: u64,
-    queue: BinaryHeap<Reverse<(Time, u64)>>,
-    evs: BTreeMap<u64, Ev>,
+    agenda: Agenda<Ev>,
     /// The torrent's payload.
     pub content: Content,
     /// The nodes.
@@ -254,9 +253,7 @@ impl Sim {
     pub fn new(seed: u64, content: Content) -> Sim {
         Sim {
             now: Time::ZERO,
-            seq: 0,
-            queue: BinaryHeap::new(),
-            evs: BTreeMap::new(),
+            agenda: Agenda::default(),
             content,
             nodes: Vec::new(),
             conns: Vec::new(),
@@ -429,12 +426,7 @@ impl Sim {
         if stop(self) {
             return true;
         }
-        while let Some(Reverse((at, seq))) = self.queue.peek().copied() {
-            if at > deadline {
-                break;
-            }
-            self.queue.pop();
-            let ev = self.evs.remove(&seq).expect("queued event");
+        while let Some((at, ev)) = self.agenda.pop_due(deadline) {
             self.now = self.now.max(at);
             self.steps += 1;
             self.dispatch(ev);
@@ -460,10 +452,7 @@ impl Sim {
     }
 
     fn push(&mut self, at: Time, ev: Ev) {
-        let seq = self.seq;
-        self.seq += 1;
-        self.queue.push(Reverse((at.max(self.now), seq)));
-        self.evs.insert(seq, ev);
+        self.agenda.schedule(at.max(self.now), ev);
     }
 
     fn latency(&self, a: usize, b: usize) -> Duration {
