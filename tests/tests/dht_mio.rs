@@ -23,12 +23,7 @@ const LIMIT: Duration = Duration::from_secs(90);
 fn cli_downloads_from_only_an_info_hash_through_a_libtorrent_dht() {
     let dir = TempDir::new("dht-mio-cli");
     let payload = data::single_file(dir.path(), "found.bin", 8 * MIB, 0xd47, &[]);
-    let Some(swarm) = LtDht::start(&LtDhtOptions {
-        nodes: 4,
-        seed: Some((payload.torrent.clone(), payload.save_path.clone())),
-        timeout: LIMIT * 2,
-        ..LtDhtOptions::default()
-    }) else {
+    let Some(swarm) = LtDht::start(&LtDhtOptions::seeding(4, &payload, LIMIT * 2)) else {
         return;
     };
     let hash = payload.created.meta.info_hash.to_hex();

@@ -75,12 +75,7 @@ fn shut_down(client: SluiceClient) {
 pub fn sluice_finds_a_libtorrent_seed(driver: Driver) {
     let dir = scratch(driver, "dht-lt-seed");
     let payload = data::single_file(dir.path(), "found.bin", 8 * MIB, 0xf00d, &[]);
-    let Some(swarm) = LtDht::start(&LtDhtOptions {
-        nodes: 4,
-        seed: Some((payload.torrent.clone(), payload.save_path.clone())),
-        timeout: LIMIT * 2,
-        ..LtDhtOptions::default()
-    }) else {
+    let Some(swarm) = LtDht::start(&LtDhtOptions::seeding(4, &payload, LIMIT * 2)) else {
         return;
     };
     // Before that, the leecher's first lookup would find nobody, and the
@@ -110,12 +105,8 @@ pub fn libtorrent_finds_a_sluice_seed(driver: Driver) {
     let dir = scratch(driver, "dht-lt-leech");
     let payload = data::single_file(dir.path(), "announced.bin", 4 * MIB, 0xa11, &[]);
     let leech_dir = dir.join("lt-leech");
-    let Some(swarm) = LtDht::start(&LtDhtOptions {
-        nodes: 4,
-        leech: Some((payload.torrent.clone(), leech_dir.clone())),
-        timeout: LIMIT * 2,
-        ..LtDhtOptions::default()
-    }) else {
+    let Some(swarm) = LtDht::start(&LtDhtOptions::leeching(4, &payload, &leech_dir, LIMIT * 2))
+    else {
         return;
     };
     let torrent = std::fs::read(&payload.torrent).unwrap();
@@ -146,11 +137,7 @@ pub fn libtorrent_finds_a_sluice_seed(driver: Driver) {
 /// loads it (and the node id) and joins through those nodes alone.
 pub fn routing_table_outlives_the_client(driver: Driver) {
     let dir = scratch(driver, "dht-lt-table");
-    let Some(swarm) = LtDht::start(&LtDhtOptions {
-        nodes: 6,
-        timeout: LIMIT * 2,
-        ..LtDhtOptions::default()
-    }) else {
+    let Some(swarm) = LtDht::start(&LtDhtOptions::nodes(6, LIMIT * 2)) else {
         return;
     };
     let state = dir.join("state/dht.dat");
@@ -181,12 +168,7 @@ pub fn routing_table_outlives_the_client(driver: Driver) {
 pub fn port_message_brings_a_node(driver: Driver) {
     let dir = scratch(driver, "dht-lt-port");
     let payload = data::single_file(dir.path(), "port.bin", MIB, 0x9047, &[]);
-    let Some(swarm) = LtDht::start(&LtDhtOptions {
-        nodes: 0,
-        seed: Some((payload.torrent.clone(), payload.save_path.clone())),
-        timeout: LIMIT * 2,
-        ..LtDhtOptions::default()
-    }) else {
+    let Some(swarm) = LtDht::start(&LtDhtOptions::seeding(0, &payload, LIMIT * 2)) else {
         return;
     };
     let torrent = std::fs::read(&payload.torrent).unwrap();

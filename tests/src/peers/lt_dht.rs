@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use super::data::Payload;
 use super::{Describe, ProcLog, START_TIMEOUT};
 use crate::{require_python_libtorrent, ChildGuard};
 
@@ -24,6 +25,38 @@ pub struct LtDhtOptions {
     pub extra_nodes: Vec<SocketAddr>,
     /// The script gives up after this long.
     pub timeout: Duration,
+}
+
+impl LtDhtOptions {
+    /// `nodes` plain nodes, the script ending after `timeout`.
+    pub fn nodes(nodes: usize, timeout: Duration) -> LtDhtOptions {
+        LtDhtOptions {
+            nodes,
+            timeout,
+            ..LtDhtOptions::default()
+        }
+    }
+
+    /// `nodes` plain nodes and a seed of `payload`.
+    pub fn seeding(nodes: usize, payload: &Payload, timeout: Duration) -> LtDhtOptions {
+        LtDhtOptions {
+            seed: Some((payload.torrent.clone(), payload.save_path.clone())),
+            ..LtDhtOptions::nodes(nodes, timeout)
+        }
+    }
+
+    /// `nodes` plain nodes and a leecher of `payload` downloading into `dir`.
+    pub fn leeching(
+        nodes: usize,
+        payload: &Payload,
+        dir: &Path,
+        timeout: Duration,
+    ) -> LtDhtOptions {
+        LtDhtOptions {
+            leech: Some((payload.torrent.clone(), dir.to_path_buf())),
+            ..LtDhtOptions::nodes(nodes, timeout)
+        }
+    }
 }
 
 /// A running `lt_dht.py`. Killed when dropped.
