@@ -98,6 +98,15 @@ impl PeerArgs {
     }
 }
 
+/// "a", "a and b", "a, b and c".
+fn listing(items: &[String]) -> String {
+    match items.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        Some((last, _)) => last.clone(),
+        None => String::new(),
+    }
+}
+
 /// "1 peer", "2 peers".
 fn plural(n: usize, what: &str) -> String {
     format!("{n} {what}{}", if n == 1 { "" } else { "s" })
@@ -190,14 +199,17 @@ fn fetch_magnet(source: &str, args: &mut NetArgs, client: &Client) -> Result<Met
                 link.info_hash
             )));
         }
-        let mut sources = vec![plural(peers.len(), "peer")];
+        let mut sources = Vec::new();
+        if !peers.is_empty() {
+            sources.push(plural(peers.len(), "peer"));
+        }
         if trackers > 0 {
             sources.push(plural(trackers, "tracker"));
         }
         if dht {
             sources.push("the DHT".into());
         }
-        eprintln!("fetching metadata from {}…", sources.join(", "));
+        eprintln!("fetching metadata from {}…", listing(&sources));
     }
     let fetched = client
         .fetch_metadata(&link, &peers, METADATA_TIMEOUT)
