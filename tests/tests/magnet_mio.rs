@@ -276,3 +276,46 @@ fn cli_info_shows_the_torrent_behind_a_magnet_link() {
     assert!(link.get("piece_count").is_none(), "{link}");
     assert_eq!(link["info_hash"], meta.info_hash.to_hex().as_str());
 }
+
+/// `sluice stream magnet:…`: the metadata comes from the link's peer, then a
+/// range request is served with the source's bytes.
+#[test]
+fn cli_streams_a_magnet_link() {
+    if require_python_libtorrent().is_none() {
+        return;
+    }
+    let dir = TempDir::new("magnet-mio-stream");
+    let payload = data::single_file(dir.path(), "watched.bin", 4 * MIB, 0x5e1, &[]);
+    let Some(seeder) = LtPeer::seed(&payload.torrent, &payload.save_path, &LtOptions::default())
+    else {
+        return;
+    };
+    let uri = magnet(&payload, seeder.addr());
+    let out = dir.join("out");
+    let stream = SluiceProc::spawn(
+        "stream",
+        [
+            "stream",
+            &uri,
+            "-o",
+            out.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+        ],
+    );
+    stream.wait_line("! metadata:", LIMIT);
+    let url = stream.wait_line("url: ", LIMIT);
+    let rest = url.trim_start_matches("http://");
+    let (host, path) = rest.split_at(rest.find('/').expect("a path"));
+    let addr: std::net::SocketAddr = host.parse().unwrap();
+    let (a, b) = (3 * MIB + 7, 3 * MIB + 70_000);
+    let range = format!("Range: bytes={a}-{b}");
+    let got = sluice_tests::sluice_proc::http_get(addr, path, &[&range], LIMIT);
+    assert_eq!(got.status, 206, "{}", stream.log().tail(20));
+    assert!(
+        got.body == data::read_range(&payload.root, a, (b - a + 1) as usize),
+        "wrong bytes"
+    );
+}
