@@ -695,13 +695,30 @@ impl Picker {
         if peer.parole || !part.open_to(peer) {
             return;
         }
-        // The last blocks in the other peers' queues wait longest: go backwards.
-        for (i, state) in part.blocks.iter_mut().enumerate().rev() {
+        // The blocks fewest peers race for come first, so that racing peers
+        // spread over the piece instead of all chasing the same blocks; then
+        // the last blocks in the other peers' queues, which wait longest.
+        let mut candidates: Vec<(usize, usize)> = part
+            .blocks
+            .iter()
+            .enumerate()
+            .rev()
+            .filter_map(|(i, state)| match state {
+                BlockState::Requested(r)
+                    if !r.contains(peer.key) && !r.is_full() && !peer.owes(piece, i) =>
+                {
+                    Some((r.len(), i))
+                }
+                _ => None,
+            })
+            .collect();
+        candidates.sort_by_key(|&(racers, _)| racers);
+        for (_, i) in candidates {
             if out.len() >= target {
                 break;
             }
-            if let BlockState::Requested(r) = state {
-                if !r.contains(peer.key) && !r.is_full() && !peer.owes(piece, i) && sooner(r) {
+            if let BlockState::Requested(r) = &mut part.blocks[i] {
+                if sooner(r) {
                     r.insert(peer.key);
                     out.push(BlockRef {
                         piece,

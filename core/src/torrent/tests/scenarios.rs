@@ -922,7 +922,7 @@ fn a_reject_settles_a_cancelled_request_and_frees_the_block_for_this_peer() {
 }
 
 #[test]
-fn the_urgent_piece_is_shared_by_two_peers_and_raced_by_idle_ones() {
+fn the_urgent_piece_is_shared_by_two_peers_and_each_half_raced_by_another() {
     let fx = Fixture::new(64 << 10, 8 * (64 << 10));
     let mut t = fx.leecher();
     t.set_file_priority(T0, 0, crate::picker::Priority::Skip);
@@ -955,9 +955,9 @@ fn the_urgent_piece_is_shared_by_two_peers_and_raced_by_idle_ones() {
     halves.sort();
     assert_eq!(halves, [0, 16 << 10, 32 << 10, 48 << 10], "{asked:?}");
     // ...and the other two, with shorter queues and nothing known of
-    // anyone's rate, may race them for those blocks, but never for more than
-    // a half each.
-    for a in &asked[2..] {
-        assert!(a.len() <= 2, "{asked:?}");
-    }
+    // anyone's rate, race them: one half each, so every block is asked of
+    // exactly two peers.
+    let mut raced = [asked[2].clone(), asked[3].clone()].concat();
+    raced.sort();
+    assert_eq!(raced, halves, "{asked:?}");
 }
