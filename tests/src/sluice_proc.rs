@@ -8,6 +8,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 
+use crate::peers::data::Payload;
 use crate::peers::{Describe, ProcLog};
 use crate::ChildGuard;
 
@@ -53,6 +54,19 @@ impl SluiceProc {
             log,
             name: name.to_string(),
         }
+    }
+
+    /// `sluice seed` of `payload` listening on a free port of 127.0.0.1,
+    /// with the command adjusted by `tune` first.
+    pub fn seed(payload: &Payload, tune: impl FnOnce(&mut Command)) -> SluiceProc {
+        let args: [&OsStr; 5] = [
+            "seed".as_ref(),
+            payload.torrent.as_os_str(),
+            payload.root.as_os_str(),
+            "--listen".as_ref(),
+            "127.0.0.1:0".as_ref(),
+        ];
+        SluiceProc::spawn_with("seed", args, tune)
     }
 
     /// Its output so far.

@@ -29,16 +29,7 @@ fn cat(torrent: &Path, dir: &Path, peer: SocketAddr, extra: &[&str]) -> Output {
 fn cat_ranges_are_byte_identical() {
     let dir = TempDir::new("cli-cat");
     let payload = data::multi_file(dir.path(), "tree", 20 * MIB + 77, 0xca, &[]);
-    let mut seed = SluiceProc::spawn(
-        "seed",
-        [
-            "seed".as_ref(),
-            payload.torrent.as_os_str(),
-            payload.root.as_os_str(),
-            "--listen".as_ref(),
-            "127.0.0.1:0".as_ref(),
-        ] as [&std::ffi::OsStr; 5],
-    );
+    let mut seed = SluiceProc::seed(&payload, |_| {});
     let peer = seed.peer_addr();
     let large = payload.root.join("big/large.bin");
     let len = std::fs::metadata(&large).unwrap().len();
@@ -97,16 +88,7 @@ fn cat_ranges_are_byte_identical() {
 fn a_closed_stdout_ends_cat_quietly() {
     let dir = TempDir::new("cli-cat-pipe");
     let payload = data::single_file(dir.path(), "movie.mkv", 16 * MIB, 0xcb, &[]);
-    let mut seed = SluiceProc::spawn(
-        "seed",
-        [
-            "seed".as_ref(),
-            payload.torrent.as_os_str(),
-            payload.root.as_os_str(),
-            "--listen".as_ref(),
-            "127.0.0.1:0".as_ref(),
-        ] as [&std::ffi::OsStr; 5],
-    );
+    let mut seed = SluiceProc::seed(&payload, |_| {});
     let peer = seed.peer_addr();
     let mut cmd = sluice::command();
     cmd.arg("cat")

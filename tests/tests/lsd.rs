@@ -395,17 +395,7 @@ fn cli_download_finds_cli_seed_on_the_local_network() {
     let lsd_on = |cmd: &mut std::process::Command| {
         cmd.env_remove("SLUICE_LSD");
     };
-    let mut seed = SluiceProc::spawn_with(
-        "seed",
-        [
-            "seed".as_ref(),
-            payload.torrent.as_os_str(),
-            payload.root.as_os_str(),
-            "--listen".as_ref(),
-            "127.0.0.1:0".as_ref(),
-        ],
-        lsd_on,
-    );
+    let mut seed = SluiceProc::seed(&payload, lsd_on);
     let seed_addr: SocketAddr = seed.peer_addr();
     let t0 = Instant::now();
     let out_dir = dir.join("leech");

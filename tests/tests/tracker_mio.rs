@@ -55,16 +55,7 @@ fn cli_download_finds_cli_seed_through_tracker() {
     let Some(_tracker) = Tracker::start(dir.path(), port, &[payload.created.meta.info_hash]) else {
         return;
     };
-    let mut seeder = SluiceProc::spawn(
-        "seed",
-        [
-            "seed".as_ref(),
-            payload.torrent.as_os_str(),
-            payload.root.as_os_str(),
-            "--listen".as_ref(),
-            "127.0.0.1:0".as_ref(),
-        ],
-    );
+    let mut seeder = SluiceProc::seed(&payload, |_| {});
     seeder.peer_addr();
     let t0 = Instant::now();
     let out_dir = dir.join("cli-leech");
@@ -97,16 +88,7 @@ fn cli_reports_tracker_errors_without_failing() {
         format!("http://127.0.0.1:{unused}/announce"),
     ];
     let payload = data::single_file(dir.path(), "single.bin", 4 * MIB, 0x7105, &trackers);
-    let mut seeder = SluiceProc::spawn(
-        "seed",
-        [
-            "seed".as_ref(),
-            payload.torrent.as_os_str(),
-            payload.root.as_os_str(),
-            "--listen".as_ref(),
-            "127.0.0.1:0".as_ref(),
-        ],
-    );
+    let mut seeder = SluiceProc::seed(&payload, |_| {});
     let addr = seeder.peer_addr();
     let out_dir = dir.join("cli-leech");
     let mut cmd = sluice::command();
