@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use std::time::{Duration, Instant};
 
-use sluice_core::torrent::{Direction, Event, Output, PeerKey, Torrent};
+use sluice_core::torrent::{Direction, DiskJob, Event, Output, PeerKey, Torrent};
 use sluice_core::tracker::announcer::RequestId;
 use sluice_core::Time;
 
@@ -354,9 +354,18 @@ impl Runner {
                         let _ = c.stream.shutdown(Shutdown::Both);
                     }
                 }
+                // Hashed as it was written: answered here, without a trip
+                // through a worker (a reader may be waiting for this piece).
+                Output::Disk(DiskJob::Hash { piece }) => match self.disk.hash_ready(piece) {
+                    Some(result) => self.torrent.handle_hash(self.now(), piece, result),
+                    None => {
+                        self.pending_disk += 1;
+                        self.disk.submit(DiskJob::Hash { piece });
+                    }
+                },
                 Output::Disk(job) => {
                     self.pending_disk += 1;
-                    if let sluice_core::torrent::DiskJob::Write { data, .. } = &job {
+                    if let DiskJob::Write { data, .. } = &job {
                         self.backlog.add(data.len() as u64);
                     }
                     self.disk.submit(job);

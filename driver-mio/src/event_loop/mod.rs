@@ -10,8 +10,13 @@
 //!
 //! Sockets are edge-triggered: a readable socket is read until it would block,
 //! a writable one written until the engine's buffer is empty or the socket is
-//! full. When too many received bytes wait for the disk, a torrent's sockets
-//! are no longer read (TCP then slows the peers) until the backlog drains.
+//! full. A socket is read at most [`READ_BUDGET`] chunks in a row, though: a
+//! fast seed can keep one readable for many milliseconds, and the inbox
+//! (finished disk jobs, such as the last write of the piece a stream's reader
+//! waits for) must not wait that long; the rest is read after the inbox, in
+//! the next round. When too many received bytes wait for the disk, a
+//! torrent's sockets are no longer read (TCP then slows the peers) until the
+//! backlog drains.
 
 mod dht;
 mod inbox;
@@ -50,6 +55,9 @@ const LISTENER: Token = Token(usize::MAX - 1);
 pub const WAKER: Token = Token(usize::MAX - 2);
 /// Bytes read from a socket at once.
 const READ_CHUNK: usize = 256 * 1024;
+/// Chunks read from one socket before the loop turns to its inbox and other
+/// sockets (1 MiB).
+const READ_BUDGET: usize = 4;
 /// Received bytes waiting for the disk before a torrent's peers are no
 /// longer read.
 const WRITE_BACKLOG: u64 = 16 << 20;
@@ -100,6 +108,8 @@ pub struct EventLoop {
     /// The DHT node, when the client runs one.
     dht: Option<Dht>,
     lsd: Discovery,
+    /// Sockets left readable when their read budget ran out.
+    unread: Vec<Token>,
     start: Instant,
     connect_timeout: Duration,
     exiting: bool,
@@ -132,6 +142,7 @@ impl EventLoop {
             trackers,
             dht,
             lsd,
+            unread: Vec::new(),
             start,
             connect_timeout,
             exiting: false,
@@ -164,6 +175,9 @@ impl EventLoop {
                 }
             }
             self.take_inbox();
+            for token in std::mem::take(&mut self.unread) {
+                self.read_attached(token);
+            }
             self.expire();
             if self.exiting && self.torrents.is_empty() && self.trackers.is_idle() {
                 self.dht_save();
@@ -174,6 +188,9 @@ impl EventLoop {
 
     /// How long poll may sleep: until the earliest engine timer or deadline.
     fn next_deadline(&self) -> Duration {
+        if !self.unread.is_empty() {
+            return Duration::ZERO;
+        }
         let now = self.now();
         let mut wait = Duration::from_secs(1);
         for slot in self.torrents.values() {
@@ -506,10 +523,11 @@ impl EventLoop {
         self.drain(info_hash);
     }
 
-    /// Reads a peer's socket until it would block (or the disk backlog says
-    /// stop), feeding the engine.
+    /// Reads a peer's socket until it would block, the disk backlog says stop,
+    /// or its read budget runs out (it is then read again next round),
+    /// feeding the engine.
     fn read_attached(&mut self, token: Token) {
-        loop {
+        for _ in 0..READ_BUDGET {
             let Some(conn) = self.conns.get_mut(token.0) else {
                 return;
             };
@@ -543,6 +561,9 @@ impl EventLoop {
                     return;
                 }
             }
+        }
+        if !self.unread.contains(&token) {
+            self.unread.push(token);
         }
     }
 
@@ -695,6 +716,18 @@ impl EventLoop {
                         self.drop_conn(token);
                     }
                 }
+                // Hashed as it was written: answered here, without a trip
+                // through a worker (a reader may be waiting for this piece).
+                Output::Disk(DiskJob::Hash { piece }) => match slot.disk.hash_ready(piece) {
+                    Some(result) => {
+                        let now = Time::from_duration(self.start.elapsed());
+                        slot.torrent.handle_hash(now, piece, result)
+                    }
+                    None => {
+                        slot.pending_disk += 1;
+                        slot.disk.submit(DiskJob::Hash { piece });
+                    }
+                },
                 Output::Disk(job) => {
                     slot.pending_disk += 1;
                     if let DiskJob::Write { data, .. } = &job {
