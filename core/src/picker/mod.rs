@@ -11,7 +11,9 @@
 //! 1. **Streams.** Pieces a reader is waiting for, in deadline order. The first
 //!    few are *urgent*: each peer takes only its share of an urgent piece so the
 //!    piece is spread over every peer that has it, and a block already asked of a
-//!    peer that will deliver it later than this one may be asked again.
+//!    peer that will deliver it later than this one may be asked again. A peer
+//!    asked for blocks of a piece a reader is stopped at is asked for nothing
+//!    else until that piece is verified (see `streams.rs`).
 //! 2. **Pieces in progress** that still have free blocks, the peer's own first:
 //!    finishing pieces beats starting new ones, and a peer sticking to its piece
 //!    keeps pieces whole per peer.
@@ -25,6 +27,7 @@
 //! urgent streaming) a block that is already requested.
 
 mod requesters;
+mod streams;
 
 use core::net::IpAddr;
 use std::collections::BTreeMap;
@@ -220,6 +223,9 @@ pub struct Picker {
     stream_order: Vec<u32>,
     /// How many of `stream_order` are urgent.
     stream_urgent: usize,
+    /// Urgent pieces a reader is stopped at (its position is in them), each
+    /// with the peers asked for its blocks.
+    stream_waiting: Vec<(u32, Vec<PeerKey>)>,
     /// Pieces of selected files (priority above skip) not started yet: when
     /// zero, no new piece can be picked and endgame may begin.
     missing_selected: u32,
@@ -255,6 +261,7 @@ impl Picker {
             seeds: 0,
             stream_order: Vec::new(),
             stream_urgent: 0,
+            stream_waiting: Vec::new(),
             missing_selected: 0,
             missing_bits: Bitfield::new(count),
         }
@@ -341,52 +348,6 @@ impl Picker {
         before != self.wanted(piece)
     }
 
-    /// Replaces the stream order: pieces readers wait for, most pressing first;
-    /// the first `urgent` are urgent. Returns the pieces whose "wanted" changed.
-    pub fn set_stream_pieces(&mut self, order: Vec<u32>, urgent: usize) -> Vec<u32> {
-        let touched: Vec<u32> = self
-            .stream_order
-            .iter()
-            .chain(order.iter())
-            .copied()
-            .filter(|&p| p < self.layout.piece_count())
-            .collect();
-        let mut was_wanted: BTreeMap<u32, bool> = BTreeMap::new();
-        for p in touched {
-            let w = self.wanted(p);
-            was_wanted.entry(p).or_insert(w);
-        }
-        for p in std::mem::take(&mut self.stream_order) {
-            self.slots[p as usize].stream_rank = 0;
-        }
-        let mut kept = Vec::with_capacity(order.len());
-        for p in order {
-            if let Some(s) = self.slots.get_mut(p as usize) {
-                if s.stream_rank == 0 {
-                    s.stream_rank = kept.len() as u32 + 1;
-                    kept.push(p);
-                }
-            }
-        }
-        self.stream_urgent = urgent.min(kept.len());
-        self.stream_order = kept;
-        was_wanted
-            .into_iter()
-            .filter(|&(p, was)| was != self.wanted(p))
-            .map(|(p, _)| p)
-            .collect()
-    }
-
-    /// Pieces streams want, most pressing first.
-    pub fn stream_order(&self) -> &[u32] {
-        &self.stream_order
-    }
-
-    /// True if the piece is one of the urgent stream pieces.
-    pub fn is_urgent(&self, piece: u32) -> bool {
-        self.stream_order[..self.stream_urgent].contains(&piece)
-    }
-
     /// How many connected peers have the piece.
     pub fn availability(&self, piece: u32) -> u32 {
         self.slots
@@ -457,6 +418,9 @@ impl Picker {
     ) {
         let target = out.len() + want;
         self.pick_streams(peer, target, out, sooner);
+        if self.held_for_reader(peer.key) {
+            return;
+        }
         if out.len() < target {
             self.pick_partials(peer, target, out);
         }
@@ -469,36 +433,6 @@ impl Picker {
         }
         if out.len() < target && !peer.parole && self.in_endgame() {
             self.pick_endgame(peer, target, out);
-        }
-    }
-
-    fn pick_streams(
-        &mut self,
-        peer: &PeerView<'_>,
-        target: usize,
-        out: &mut Vec<BlockRef>,
-        sooner: &dyn Fn(&Requesters) -> bool,
-    ) {
-        for i in 0..self.stream_order.len() {
-            if out.len() >= target {
-                return;
-            }
-            let piece = self.stream_order[i];
-            if !matches!(self.phase(piece), Phase::Missing | Phase::Downloading)
-                || !peer.may_ask(piece)
-            {
-                continue;
-            }
-            self.start(piece);
-            if i < self.stream_urgent {
-                let mine = self.requested_by(piece, peer.key);
-                let share = (peer.urgent_share.max(1) as usize).saturating_sub(mine);
-                let limit = target.min(out.len() + share);
-                self.take_free(piece, peer, limit, out);
-                self.take_sooner(piece, peer, limit, out, sooner);
-            } else {
-                self.take_free(piece, peer, target, out);
-            }
         }
     }
 
@@ -677,54 +611,6 @@ impl Picker {
                     piece,
                     block: i as u32,
                 });
-            }
-        }
-    }
-
-    fn take_sooner(
-        &mut self,
-        piece: u32,
-        peer: &PeerView<'_>,
-        target: usize,
-        out: &mut Vec<BlockRef>,
-        sooner: &dyn Fn(&Requesters) -> bool,
-    ) {
-        let Some(part) = self.partials.get_mut(&piece) else {
-            return;
-        };
-        if peer.parole || !part.open_to(peer) {
-            return;
-        }
-        // The blocks fewest peers race for come first, so that racing peers
-        // spread over the piece instead of all chasing the same blocks; then
-        // the last blocks in the other peers' queues, which wait longest.
-        let mut candidates: Vec<(usize, usize)> = part
-            .blocks
-            .iter()
-            .enumerate()
-            .rev()
-            .filter_map(|(i, state)| match state {
-                BlockState::Requested(r)
-                    if !r.contains(peer.key) && !r.is_full() && !peer.owes(piece, i) =>
-                {
-                    Some((r.len(), i))
-                }
-                _ => None,
-            })
-            .collect();
-        candidates.sort_by_key(|&(racers, _)| racers);
-        for (_, i) in candidates {
-            if out.len() >= target {
-                break;
-            }
-            if let BlockState::Requested(r) = &mut part.blocks[i] {
-                if sooner(r) {
-                    r.insert(peer.key);
-                    out.push(BlockRef {
-                        piece,
-                        block: i as u32,
-                    });
-                }
             }
         }
     }

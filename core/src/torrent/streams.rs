@@ -281,6 +281,7 @@ impl Torrent {
             )
         };
         let mut lists: Vec<Vec<u32>> = Vec::new();
+        let mut waiting = Vec::new();
         let ids: Vec<StreamId> = self.streams.map.keys().copied().collect();
         for id in ids {
             let s = self.streams.map[&id].clone();
@@ -296,6 +297,9 @@ impl Torrent {
             let mut list: Vec<u32> = (first..=last)
                 .filter(|&p| !self.picker.have().get(p))
                 .collect();
+            if list.first() == Some(&first) {
+                waiting.push(first);
+            }
             let tail = self.piece_at(base + s.end - 1);
             if s.from_start && tail > last && !self.picker.have().get(tail) {
                 list.insert(list.len().min(2), tail);
@@ -316,6 +320,7 @@ impl Torrent {
             }
         }
         let changed = self.picker.set_stream_pieces(order, urgent);
+        let released = self.picker.set_stream_waiting(&waiting);
         self.wanted_changed(&changed);
         self.check_finished();
         if reaim {
@@ -323,6 +328,9 @@ impl Torrent {
         }
         for key in self.keys() {
             self.update_interest(now, key);
+        }
+        if released {
+            self.refill_all(now);
         }
     }
 }

@@ -299,8 +299,59 @@ impl Remote {
     }
 }
 
+/// Sends the block `q` asks for, with the right bytes.
+fn deliver(t: &mut Torrent, fx: &Fixture, r: &Remote, now: Time, q: BlockRequest) {
+    let data = fx.bytes(q.piece, q.offset, q.length);
+    r.send(
+        t,
+        now,
+        &[Message::Piece {
+            piece: q.piece,
+            offset: q.offset,
+            data,
+        }],
+    );
+}
+
+/// Runs the storage jobs in `outs` against `store`; hash results are the
+/// SHA-1 of what is stored. Returns every output seen, jobs' included.
+fn run_disk(
+    t: &mut Torrent,
+    now: Time,
+    store: &mut [u8],
+    piece_len: u32,
+    outs: Vec<Output>,
+) -> Vec<Output> {
+    let mut queue: VecDeque<Output> = outs.into();
+    let mut seen = Vec::new();
+    while let Some(o) = queue.pop_front() {
+        match &o {
+            Output::Disk(DiskJob::Write {
+                piece,
+                offset,
+                data,
+            }) => {
+                let at = (*piece * piece_len + *offset) as usize;
+                store[at..at + data.len()].copy_from_slice(data);
+                t.handle_write(now, *piece, *offset, Ok(()));
+                queue.extend(drain(t));
+            }
+            Output::Disk(DiskJob::Hash { piece }) => {
+                let start = (*piece * piece_len) as usize;
+                let end = (start + piece_len as usize).min(store.len());
+                t.handle_hash(now, *piece, Ok(hash_piece(&store[start..end])));
+                queue.extend(drain(t));
+            }
+            _ => {}
+        }
+        seen.push(o);
+    }
+    seen
+}
+
 mod dht_port;
 mod invariants;
 mod metadata;
 mod pex;
 mod scenarios;
+mod streams;

@@ -474,42 +474,6 @@ fn leech_from_fast_seed(t: &mut Torrent, r: &mut Remote) -> Vec<BlockRequest> {
     requests(&msgs)
 }
 
-/// Runs the storage jobs in `outs` against `store`; hash results are the
-/// SHA-1 of what is stored. Returns every output seen, jobs' included.
-fn run_disk(
-    t: &mut Torrent,
-    now: Time,
-    store: &mut [u8],
-    piece_len: u32,
-    outs: Vec<Output>,
-) -> Vec<Output> {
-    let mut queue: VecDeque<Output> = outs.into();
-    let mut seen = Vec::new();
-    while let Some(o) = queue.pop_front() {
-        match &o {
-            Output::Disk(DiskJob::Write {
-                piece,
-                offset,
-                data,
-            }) => {
-                let at = (*piece * piece_len + *offset) as usize;
-                store[at..at + data.len()].copy_from_slice(data);
-                t.handle_write(now, *piece, *offset, Ok(()));
-                queue.extend(drain(t));
-            }
-            Output::Disk(DiskJob::Hash { piece }) => {
-                let start = (*piece * piece_len) as usize;
-                let end = (start + piece_len as usize).min(store.len());
-                t.handle_hash(now, *piece, Ok(hash_piece(&store[start..end])));
-                queue.extend(drain(t));
-            }
-            _ => {}
-        }
-        seen.push(o);
-    }
-    seen
-}
-
 #[test]
 fn bad_data_fails_the_hash_and_bans_a_sole_contributor() {
     let fx = Fixture::new(32 * 1024, 64 * 1024);
@@ -810,19 +774,6 @@ fn a_seed_closes_a_seed() {
 }
 
 /// Sends the block of `q` with the right data.
-fn deliver(t: &mut Torrent, fx: &Fixture, r: &Remote, now: Time, q: BlockRequest) {
-    let data = fx.bytes(q.piece, q.offset, q.length);
-    r.send(
-        t,
-        now,
-        &[Message::Piece {
-            piece: q.piece,
-            offset: q.offset,
-            data,
-        }],
-    );
-}
-
 fn cancels(msgs: &[Msg]) -> Vec<BlockRequest> {
     msgs.iter()
         .filter_map(|m| match m {
@@ -919,45 +870,4 @@ fn a_reject_settles_a_cancelled_request_and_frees_the_block_for_this_peer() {
     let msgs = r.read(&mut t, secs(41));
     assert_eq!(requests(&msgs), vec![z], "{msgs:?}");
     assert_eq!(t.peers(secs(41))[0].requests, 1);
-}
-
-#[test]
-fn the_urgent_piece_is_shared_by_two_peers_and_each_half_raced_by_another() {
-    let fx = Fixture::new(64 << 10, 8 * (64 << 10));
-    let mut t = fx.leecher();
-    t.set_file_priority(T0, 0, crate::picker::Priority::Skip);
-    let mut seeds: Vec<Remote> = (1..=4)
-        .map(|n| Remote::connect(&mut t, T0, n, fast_bits()))
-        .collect();
-    for s in &mut seeds {
-        s.send(&mut t, T0, &[Message::HaveAll, Message::Unchoke]);
-        s.read(&mut t, T0);
-    }
-    // A reader at piece 5 (64 KiB pieces: four blocks each).
-    let len = fx.meta.info.total_length;
-    t.open_stream(T0, 0, (5 * (64 << 10))..len).unwrap();
-    let asked: Vec<Vec<u32>> = seeds
-        .iter_mut()
-        .map(|s| {
-            let mut offsets: Vec<u32> = requests(&s.read(&mut t, T0))
-                .iter()
-                .filter(|r| r.piece == 5)
-                .map(|r| r.offset)
-                .collect();
-            offsets.sort();
-            offsets
-        })
-        .collect();
-    // The first two peers take a half each...
-    assert_eq!(asked[0].len(), 2, "{asked:?}");
-    assert_eq!(asked[1].len(), 2, "{asked:?}");
-    let mut halves = [asked[0].clone(), asked[1].clone()].concat();
-    halves.sort();
-    assert_eq!(halves, [0, 16 << 10, 32 << 10, 48 << 10], "{asked:?}");
-    // ...and the other two, with shorter queues and nothing known of
-    // anyone's rate, race them: one half each, so every block is asked of
-    // exactly two peers.
-    let mut raced = [asked[2].clone(), asked[3].clone()].concat();
-    raced.sort();
-    assert_eq!(raced, halves, "{asked:?}");
 }
