@@ -50,6 +50,22 @@ impl FileReader {
         })
     }
 
+    /// Opens the reader's stream in the engine now rather than at the first
+    /// read, so the pieces at its position are on their way while the caller
+    /// does something else first (an HTTP server sends its response head).
+    ///
+    /// ```no_run
+    /// # fn demo(t: sluice_std::TorrentHandle) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut r = t.range_reader(0, 1_000_000..=1_999_999)?;
+    /// r.start_fetching()?;
+    /// // ... prepare the response; the first piece is already being fetched.
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn start_fetching(&mut self) -> io::Result<()> {
+        self.ensure_stream().map(drop)
+    }
+
     /// Makes reads that wait longer than `timeout` for verified bytes fail
     /// with [`io::ErrorKind::TimedOut`] (the reader stays usable; read again
     /// to keep waiting). `None`, the default, waits as long as it takes. A

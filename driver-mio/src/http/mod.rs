@@ -109,6 +109,8 @@ impl Content for TorrentHandle {
 
     fn open(&self, index: usize, start: u64, end: u64) -> io::Result<Box<dyn Read + Send>> {
         let mut reader = self.range_reader(index, start..=end)?;
+        // Fetching starts before the response head goes out.
+        reader.start_fetching()?;
         // Wakes the connection now and then while a piece is slow to come,
         // to see whether its client is still there.
         reader.set_read_timeout(Some(CLIENT_CHECK));
