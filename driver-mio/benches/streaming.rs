@@ -12,8 +12,14 @@
 //! for the bytes from 12,345 past the middle and times the first body byte.
 //! Several reads at different places give the median and the worst.
 //!
+//! Then, with the same seeds and the same pieces and pauses, a libtorrent
+//! leecher does the same through its deadline API (`set_piece_deadline`, timed
+//! to its `read_piece_alert`; no HTTP): the field's figure on this machine in
+//! the same minute, since the machine's speed drifts from one run to the next.
+//!
 //! Run: `cargo bench -p sluice-mio --bench streaming` (needs /usr/bin/python3
-//! with libtorrent); `SLUICE_BENCH_READS=N` sets the reads per case (11).
+//! with libtorrent). `SLUICE_BENCH_READS=N` sets the reads per case (11);
+//! `SLUICE_BENCH_CASE=fast` or `slow` runs one case only.
 
 #[path = "../../driver-std/benches/support/payload.rs"]
 mod payload;
@@ -64,41 +70,54 @@ fn main() {
     std::fs::write(&torrent, &made.bytes).expect("write torrent");
     let source = std::fs::read(&file).expect("read payload");
 
-    let fast = run_case(
-        &script,
-        &torrent,
-        &data,
-        &dir,
-        &made.bytes,
-        &source,
-        1,
-        None,
-    );
-    println!(
-        "streaming, fast seed: first byte median {:.1} ms, worst {:.1} ms over {} reads (target < 10 ms)",
-        ms(fast.0),
-        ms(fast.1),
-        fast.2
-    );
-    let slow = run_case(
-        &script,
-        &torrent,
-        &data,
-        &dir,
-        &made.bytes,
-        &source,
-        4,
-        Some(MIB),
-    );
-    let ideal = Duration::from_millis(250);
-    println!(
-        "streaming, 4 seeds x 1 MiB/s: first byte median {:.0} ms ({:.2}x ideal), worst {:.0} ms ({:.2}x) over {} reads (ideal 250 ms, target < 1.2x)",
-        ms(slow.0),
-        slow.0.as_secs_f64() / ideal.as_secs_f64(),
-        ms(slow.1),
-        slow.1.as_secs_f64() / ideal.as_secs_f64(),
-        slow.2
-    );
+    let case = std::env::var("SLUICE_BENCH_CASE").unwrap_or_default();
+    let run = |seeds, rate| {
+        run_case(
+            &script,
+            &torrent,
+            &data,
+            &dir,
+            &made.bytes,
+            &source,
+            seeds,
+            rate,
+        )
+    };
+    if case != "slow" {
+        let fast = run(1, None);
+        println!(
+            "streaming, fast seed: first byte median {:.1} ms, worst {:.1} ms over {} reads (target < 10 ms)",
+            ms(fast.sluice.median()),
+            ms(fast.sluice.worst()),
+            fast.sluice.0.len()
+        );
+        println!(
+            "  libtorrent deadline API, same seed: median {:.1} ms, worst {:.1} ms",
+            ms(fast.libtorrent.median()),
+            ms(fast.libtorrent.worst())
+        );
+    }
+    if case != "fast" {
+        let slow = run(4, Some(MIB));
+        let ideal = Duration::from_millis(250).as_secs_f64();
+        let (median, worst) = (slow.sluice.median(), slow.sluice.worst());
+        println!(
+            "streaming, 4 seeds x 1 MiB/s: first byte median {:.0} ms ({:.2}x ideal), worst {:.0} ms ({:.2}x) over {} reads (ideal 250 ms, target < 1.2x)",
+            ms(median),
+            median.as_secs_f64() / ideal,
+            ms(worst),
+            worst.as_secs_f64() / ideal,
+            slow.sluice.0.len()
+        );
+        let (median, worst) = (slow.libtorrent.median(), slow.libtorrent.worst());
+        println!(
+            "  libtorrent deadline API, same seeds: median {:.0} ms ({:.2}x), worst {:.0} ms ({:.2}x)",
+            ms(median),
+            median.as_secs_f64() / ideal,
+            ms(worst),
+            worst.as_secs_f64() / ideal
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -106,9 +125,31 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-/// Starts `seeds` libtorrent seeds (rate-limited if `rate`), a streaming
-/// client, and times first bytes at several places. Returns (median, worst,
-/// reads).
+/// First-byte times of one client.
+struct Times(Vec<Duration>);
+
+impl Times {
+    fn sorted(mut v: Vec<Duration>) -> Times {
+        v.sort();
+        Times(v)
+    }
+    fn median(&self) -> Duration {
+        self.0[self.0.len() / 2]
+    }
+    fn worst(&self) -> Duration {
+        *self.0.last().expect("reads")
+    }
+}
+
+/// One case's figures.
+struct Case {
+    sluice: Times,
+    libtorrent: Times,
+}
+
+/// Starts `seeds` libtorrent seeds (rate-limited if `rate`), then times first
+/// bytes at several places: a streaming sluice client's, then a libtorrent
+/// leecher's.
 #[allow(clippy::too_many_arguments)]
 fn run_case(
     script: &Path,
@@ -119,7 +160,7 @@ fn run_case(
     source: &[u8],
     seeds: usize,
     rate: Option<u64>,
-) -> (Duration, Duration, usize) {
+) -> Case {
     let mut guards = Vec::new();
     let mut ports = Vec::new();
     for _ in 0..seeds {
@@ -147,11 +188,18 @@ fn run_case(
         .collect();
     let len = source.len() as u64;
     let mut times = Vec::new();
+    let mut lt_reads = Vec::new();
     let reads: u64 = std::env::var("SLUICE_BENCH_READS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(11);
-    for k in 0..reads {
+    // Round 0 warms the seeds up and is not counted: the first connections to
+    // a freshly started, rate-limited libtorrent seed wait a tick of its rate
+    // limiter at each step (handshake, extension handshake, unchoke, and a
+    // second unchoke before any data), which later connections do not.
+    for round in 0..=reads {
+        let warm_up = round == 0;
+        let k = round.saturating_sub(1);
         // A fresh client each time: connected, nothing fetched, then one read.
         // Memory storage: the disk is not what is measured here.
         let mut opts = ClientOptions::new(dir.join("client"));
@@ -183,11 +231,16 @@ fn run_case(
         // libtorrent unchokes on its 500 ms tick and its rate limiter releases
         // data on the same tick: a fixed pause here would read at the same
         // phase every time. Spread the reads over the tick instead.
-        std::thread::sleep(Duration::from_millis(100 + (k * 173) % 500));
+        let pause = 100 + (k * 173) % 500;
+        std::thread::sleep(Duration::from_millis(pause));
         assert_eq!(t.progress().0, 0, "nothing is fetched before the read");
         let server = http::Server::start("127.0.0.1:0".parse().expect("addr"), t.clone())
             .expect("http server");
-        let at = (len / 2 + k * 17 * MIB + 12_345) % (len - MIB);
+        let at = if warm_up {
+            len / 4 + 12_345
+        } else {
+            (len / 2 + k * 17 * MIB + 12_345) % (len - MIB)
+        };
         let path = server.file_url(0).expect("url");
         let path = path.trim_start_matches(&server.base_url());
         let mut conn = TcpStream::connect(server.local_addr()).expect("connect");
@@ -199,19 +252,37 @@ fn run_case(
         )
         .expect("send request");
         let first = first_body_byte(&mut conn);
-        times.push(started.elapsed());
+        if !warm_up {
+            times.push(started.elapsed());
+            lt_reads.push(format!("{}:{pause}", at / MIB));
+        }
         assert_eq!(first, source[at as usize], "byte at {at}");
         drop(conn);
         server.shutdown();
         client.shutdown().expect("shutdown");
     }
+    let out = Command::new(PYTHON)
+        .arg(script)
+        .arg("deadline")
+        .arg(torrent)
+        .arg(dir.join("lt-leecher"))
+        .arg(ports.join(","))
+        .args(&lt_reads)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run the libtorrent leecher");
+    assert!(out.status.success(), "libtorrent leecher failed");
+    let lt_ms: Vec<f64> = serde_json::from_slice(&out.stdout).expect("libtorrent figures");
     drop(guards);
-    times.sort();
-    (
-        times[times.len() / 2],
-        *times.last().expect("reads"),
-        times.len(),
-    )
+    Case {
+        sluice: Times::sorted(times),
+        libtorrent: Times::sorted(
+            lt_ms
+                .iter()
+                .map(|m| Duration::from_secs_f64(m / 1e3))
+                .collect(),
+        ),
+    }
 }
 
 /// Reads a response head and the body's first byte.
