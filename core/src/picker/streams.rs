@@ -177,4 +177,10 @@ impl Picker {
             }
         }
     }
+
+    /// The pieces readers are stopped at, as last set.
+    #[cfg(test)]
+    pub fn stream_waiting(&self) -> Vec<u32> {
+        self.stream_waiting.iter().map(|(p, _)| *p).collect()
+    }
 }

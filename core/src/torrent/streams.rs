@@ -79,6 +79,12 @@ struct Stream {
     from_start: bool,
     /// End of the window at the last computation (payload offset).
     window_end: u64,
+    /// Opened, or moved by a seek, and nothing verified at the position
+    /// since: the reader starts from scratch, so the peers asked for its
+    /// piece are asked for nothing else until it is in (the picker's hold).
+    /// A reader that caught up with the download while reading along is not
+    /// fresh: there the hold would idle each peer for a round trip per piece.
+    fresh: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -135,6 +141,7 @@ impl Torrent {
                 notified: position,
                 from_start: position == 0,
                 window_end: 0,
+                fresh: true,
             },
         );
         self.apply_stream_order(now, true);
@@ -169,6 +176,7 @@ impl Torrent {
         } else {
             s.budget = min;
             s.from_start = false;
+            s.fresh = true;
         }
         s.pos = position;
         s.notified = s.notified.max(position);
@@ -258,6 +266,7 @@ impl Torrent {
             let position = s.pos;
             let s = self.streams.map.get_mut(&id).expect("present");
             s.notified = available;
+            s.fresh &= available <= position;
             self.event(Event::StreamReady {
                 stream: id,
                 position,
@@ -297,7 +306,7 @@ impl Torrent {
             let mut list: Vec<u32> = (first..=last)
                 .filter(|&p| !self.picker.have().get(p))
                 .collect();
-            if list.first() == Some(&first) {
+            if s.fresh && list.first() == Some(&first) {
                 waiting.push(first);
             }
             let tail = self.piece_at(base + s.end - 1);

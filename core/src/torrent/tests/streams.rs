@@ -161,3 +161,36 @@ fn a_reader_ahead_of_the_missing_pieces_holds_nobody_back() {
     let next = pieces_asked(&s.read(&mut t, T0));
     assert_eq!(next.first(), Some(&7), "{next:?}");
 }
+
+#[test]
+fn a_reader_that_caught_up_while_reading_along_holds_nobody_back() {
+    // The hold is for a reader starting from scratch (opened, or sought).
+    // One that reads along and reaches the download's edge waits for every
+    // piece in turn; holding the peers for a round trip on each would only
+    // slow it down.
+    let piece_len = 64 << 10;
+    let fx = Fixture::new(piece_len, 32 * piece_len as usize);
+    let (mut t, mut seeds) = streaming_leecher(&fx, 1);
+    let s = &mut seeds[0];
+    let len = fx.meta.info.total_length;
+    let start = 5 * u64::from(piece_len);
+    let id = t.open_stream_at(T0, 0, 0..len, start).unwrap();
+    assert_eq!(t.picker.stream_waiting(), [5]);
+    let mut store = vec![0u8; fx.data.len()];
+    let asked = requests(&s.read(&mut t, T0));
+    let mut outs = Vec::new();
+    for q in &asked {
+        deliver(&mut t, &fx, s, T0, *q);
+        outs.extend(drain(&mut t));
+    }
+    run_disk(&mut t, T0, &mut store, piece_len, outs);
+    assert!(t.have().get(5));
+    // The reader reads piece 5 and stands at piece 6, not in yet: it waits,
+    // but holds nobody.
+    t.seek_stream(T0, id, start + u64::from(piece_len)).unwrap();
+    assert!(!t.have().get(6));
+    assert_eq!(t.picker.stream_waiting(), Vec::<u32>::new());
+    // A seek back starts from scratch again.
+    t.seek_stream(T0, id, 2 * u64::from(piece_len) + 7).unwrap();
+    assert_eq!(t.picker.stream_waiting(), [2]);
+}
