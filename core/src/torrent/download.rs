@@ -408,7 +408,23 @@ impl Torrent {
                 self.cancel_at(now, key, b);
             }
         }
-        self.refill_all(now);
+        for key in self.keys_from_random() {
+            self.fill_requests(now, key);
+        }
+    }
+
+    /// Every peer, in connection order from a random one. Used where the
+    /// first peers to ask take the shares of a new urgent piece: which peers
+    /// share it and which race them should not be fixed by the order they
+    /// connected (rate-limited seeds keep their tick phases, so a fixed
+    /// pairing would make every read equally lucky or unlucky).
+    pub(super) fn keys_from_random(&mut self) -> Vec<PeerKey> {
+        let mut keys = self.keys();
+        if !keys.is_empty() {
+            let first = self.rng.index(keys.len());
+            keys.rotate_left(first);
+        }
+        keys
     }
 }
 

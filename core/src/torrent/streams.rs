@@ -335,7 +335,12 @@ impl Torrent {
         if reaim {
             self.reaim_requests(now, KEEP_ON_SEEK);
         }
-        for key in self.keys() {
+        let keys = if reaim {
+            self.keys_from_random()
+        } else {
+            self.keys()
+        };
+        for key in keys {
             self.update_interest(now, key);
         }
         if released {

@@ -194,3 +194,31 @@ fn a_reader_that_caught_up_while_reading_along_holds_nobody_back() {
     t.seek_stream(T0, id, 2 * u64::from(piece_len) + 7).unwrap();
     assert_eq!(t.picker.stream_waiting(), [2]);
 }
+
+#[test]
+fn which_peers_share_the_urgent_piece_varies_from_one_torrent_seed_to_another() {
+    // Rate-limited seeds keep their tick phases: a pairing fixed by the
+    // order peers connected would make every read equally lucky or unlucky.
+    let piece_len = 256 << 10;
+    let fx = Fixture::new(piece_len, 8 * piece_len as usize);
+    let len = fx.meta.info.total_length;
+    let mut sharers = BTreeSet::new();
+    for seed in 1..=8 {
+        let mut t = fx.torrent(Bitfield::new(fx.count()), Config::new(OUR_ID, seed));
+        t.set_file_priority(T0, 0, crate::picker::Priority::Skip);
+        let mut seeds: Vec<Remote> = (1..=4)
+            .map(|n| Remote::connect(&mut t, T0, n, fast_bits()))
+            .collect();
+        for s in &mut seeds {
+            s.send(&mut t, T0, &[Message::HaveAll, Message::Unchoke]);
+            s.read(&mut t, T0);
+        }
+        t.open_stream(T0, 0, (5 * u64::from(piece_len))..len)
+            .unwrap();
+        let asked = asked_in(&mut seeds, &mut t, 5);
+        // The peer asked for block 0 first is the one that shares it.
+        let first: Vec<usize> = (0..4).filter(|&i| asked[i].first() == Some(&0)).collect();
+        sharers.insert(first);
+    }
+    assert!(sharers.len() > 1, "{sharers:?}");
+}
